@@ -1,0 +1,111 @@
+"""Binary masks and their COCO run-length encoding (through pycocotools)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from .boxes import Boxes
+from .frames import Frame, Space
+
+
+@dataclass(frozen=True)
+class Mask:
+    """An H×W boolean mask in pixels of ``frame`` (its size is the array's shape)."""
+
+    array: np.ndarray
+    frame: Frame = Frame.ORIGINAL
+
+    def __post_init__(self) -> None:
+        arr = np.asarray(self.array)
+        if arr.ndim != 2 or 0 in arr.shape:
+            raise ValueError(f"a mask must be a non-empty H×W array, got shape {arr.shape}")
+        if arr.dtype != bool:
+            if not np.isin(np.unique(arr), (0, 1)).all():
+                raise ValueError("a mask must be boolean or contain only 0 and 1")
+            arr = arr.astype(bool)
+        # C order: pycocotools decodes to Fortran order, which makes every row-wise scan and cv2 call copy.
+        object.__setattr__(self, "array", np.ascontiguousarray(arr))
+        object.__setattr__(self, "frame", Frame(self.frame))
+
+    @property
+    def height(self) -> int:
+        return self.array.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.array.shape[1]
+
+    @property
+    def space(self) -> Space:
+        return Space(self.frame, (self.width, self.height), normalized=False)
+
+    def area(self) -> int:
+        return int(self.array.sum())
+
+    def is_empty(self) -> bool:
+        return not self.array.any()
+
+    def bbox(self) -> Boxes:
+        """Tight xyxy box around the foreground in pixels (pixel edges); a 0×0 box at the origin if empty."""
+        rows = np.flatnonzero(self.array.any(axis=1))
+        if rows.size == 0:
+            return Boxes(np.zeros((1, 4)), self.space)
+        cols = np.flatnonzero(self.array.any(axis=0))
+        return Boxes([[cols[0], rows[0], cols[-1] + 1, rows[-1] + 1]], self.space)
+
+    def iou(self, other: "Mask") -> float:
+        """IoU with another mask of the same size; two empty masks have IoU 1."""
+        if other.array.shape != self.array.shape:
+            raise ValueError(f"mask sizes differ: {self.array.shape} vs {other.array.shape}")
+        return mask_iou(self.array, other.array)
+
+    # --- COCO RLE codec -------------------------------------------------------------------------------
+    def to_rle(self) -> dict[str, Any]:
+        """COCO compressed RLE ``{"size": [h, w], "counts": str}`` (JSON-ready)."""
+        rle = mask_utils.encode(np.asfortranarray(self.array.astype(np.uint8)))
+        return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode("ascii")}
+
+    @classmethod
+    def from_rle(cls, rle: Mapping[str, Any], frame: Frame = Frame.ORIGINAL) -> "Mask":
+        """From COCO RLE, compressed (``counts`` str/bytes) or uncompressed (``counts`` list of ints)."""
+        if not isinstance(rle, Mapping) or "size" not in rle or "counts" not in rle:
+            raise ValueError(f"an RLE must be a mapping with 'size' [h, w] and 'counts', got {rle!r:.80}")
+        h, w = (int(v) for v in rle["size"])
+        counts = rle["counts"]
+        if isinstance(counts, list):
+            if sum(counts) != h * w:
+                raise ValueError(f"uncompressed RLE counts sum to {sum(counts)}, expected h*w = {h * w}")
+            rle_c = mask_utils.frPyObjects({"size": [h, w], "counts": counts}, h, w)
+        else:
+            rle_c = {"size": [h, w], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
+        try:
+            arr = mask_utils.decode(rle_c)
+        except Exception as exc:  # pycocotools raises bare Exceptions on corrupt strings
+            raise ValueError(f"corrupt RLE counts: {exc}") from None
+        return cls(arr.astype(bool), frame)
+
+    @classmethod
+    def from_coco_segmentation(cls, segmentation: Any, height: int, width: int) -> "Mask":
+        """From a COCO annotation's ``segmentation``: polygons ``[[x, y, ...], ...]`` or RLE (crowd)."""
+        if isinstance(segmentation, Mapping):
+            if isinstance(segmentation.get("counts"), list):
+                return cls.from_rle(segmentation)
+            return cls.from_rle(segmentation)
+        if not isinstance(segmentation, Sequence) or not segmentation:
+            raise ValueError("COCO polygon segmentation must be a non-empty list of [x1, y1, x2, y2, ...] lists")
+        polys = [list(map(float, p)) for p in segmentation if len(p) >= 6]
+        if not polys:
+            raise ValueError("COCO polygon segmentation has no polygon with at least 3 points")
+        rles = mask_utils.frPyObjects(polys, height, width)
+        return cls(mask_utils.decode(mask_utils.merge(rles)).astype(bool))
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two boolean arrays of equal shape; 1.0 when both are empty."""
+    inter = np.logical_and(a, b).sum()
+    union = np.logical_or(a, b).sum()
+    return 1.0 if union == 0 else float(inter / union)
