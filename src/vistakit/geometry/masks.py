@@ -14,10 +14,16 @@ from .frames import Frame, Space
 
 @dataclass(frozen=True)
 class Mask:
-    """An H×W boolean mask in pixels of ``frame`` (its size is the array's shape)."""
+    """An H×W boolean mask in pixels of ``frame`` (its size is the array's shape).
+
+    ``bbox_hint`` is the tight ``(x0, y0, x1, y1)`` pixel-edge box of the foreground when the source already knew
+    it (masks decoded from RLE get it from ``pycocotools.mask.toBbox`` without touching pixels); encoders use it
+    to crop without scanning the whole frame. ``None`` means unknown (computed by a scan when needed).
+    """
 
     array: np.ndarray
     frame: Frame = Frame.ORIGINAL
+    bbox_hint: tuple[int, int, int, int] | None = None
 
     def __post_init__(self) -> None:
         arr = np.asarray(self.array)
@@ -30,6 +36,12 @@ class Mask:
         # C order: pycocotools decodes to Fortran order, which makes every row-wise scan and cv2 call copy.
         object.__setattr__(self, "array", np.ascontiguousarray(arr))
         object.__setattr__(self, "frame", Frame(self.frame))
+        if self.bbox_hint is not None:
+            x0, y0, x1, y1 = (int(v) for v in self.bbox_hint)
+            h, w = arr.shape
+            if not (0 <= x0 <= x1 <= w and 0 <= y0 <= y1 <= h):
+                raise ValueError(f"bbox_hint {self.bbox_hint} does not fit a {w}x{h} mask")
+            object.__setattr__(self, "bbox_hint", (x0, y0, x1, y1))
 
     @property
     def height(self) -> int:
@@ -51,11 +63,8 @@ class Mask:
 
     def bbox(self) -> Boxes:
         """Tight xyxy box around the foreground in pixels (pixel edges); a 0×0 box at the origin if empty."""
-        rows = np.flatnonzero(self.array.any(axis=1))
-        if rows.size == 0:
-            return Boxes(np.zeros((1, 4)), self.space)
-        cols = np.flatnonzero(self.array.any(axis=0))
-        return Boxes([[cols[0], rows[0], cols[-1] + 1, rows[-1] + 1]], self.space)
+        box = self.bbox_hint or foreground_bbox(self.array)
+        return Boxes([box or (0, 0, 0, 0)], self.space)
 
     def iou(self, other: "Mask") -> float:
         """IoU with another mask of the same size; two empty masks have IoU 1."""
@@ -84,24 +93,24 @@ class Mask:
             rle_c = {"size": [h, w], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
         try:
             arr = mask_utils.decode(rle_c)
+            x, y, bw, bh = (int(round(v)) for v in mask_utils.toBbox(rle_c))
         except Exception as exc:  # pycocotools raises bare Exceptions on corrupt strings
             raise ValueError(f"corrupt RLE counts: {exc}") from None
-        return cls(arr.astype(bool), frame)
+        if arr.shape != (h, w):
+            raise ValueError(f"RLE counts decode to {arr.shape}, but its size says {(h, w)}")
+        return cls(arr.astype(bool), frame, (x, y, x + bw, y + bh) if bw and bh else None)
 
     @classmethod
     def from_coco_segmentation(cls, segmentation: Any, height: int, width: int) -> "Mask":
         """From a COCO annotation's ``segmentation``: polygons ``[[x, y, ...], ...]`` or RLE (crowd)."""
         if isinstance(segmentation, Mapping):
-            if isinstance(segmentation.get("counts"), list):
-                return cls.from_rle(segmentation)
             return cls.from_rle(segmentation)
         if not isinstance(segmentation, Sequence) or not segmentation:
             raise ValueError("COCO polygon segmentation must be a non-empty list of [x1, y1, x2, y2, ...] lists")
         polys = [list(map(float, p)) for p in segmentation if len(p) >= 6]
         if not polys:
             raise ValueError("COCO polygon segmentation has no polygon with at least 3 points")
-        rles = mask_utils.frPyObjects(polys, height, width)
-        return cls(mask_utils.decode(mask_utils.merge(rles)).astype(bool))
+        return cls.from_rle(mask_utils.merge(mask_utils.frPyObjects(polys, height, width)))
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -109,3 +118,12 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
     inter = np.logical_and(a, b).sum()
     union = np.logical_or(a, b).sum()
     return 1.0 if union == 0 else float(inter / union)
+
+
+def foreground_bbox(array: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Tight ``(x0, y0, x1, y1)`` pixel-edge box of the True pixels of a 2-D array, or None if there are none."""
+    rows = np.flatnonzero(array.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(array[rows[0] : rows[-1] + 1].any(axis=0))
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from .frames import Space, as_float_array, check_in_space
-from .masks import Mask
+from .masks import Mask, foreground_bbox
 
 # Components whose pixel area is below this are dropped when a mask becomes polygons: a blob this small costs
 # at least 3 points (6 location tokens) yet moves IoU by well under a percent on all but tiny masks.
@@ -82,40 +82,58 @@ def rasterize_rings(rings: Sequence[np.ndarray], height: int, width: int) -> np.
     return canvas.astype(bool)
 
 
-def mask_contours(mask: np.ndarray, min_area: int = MIN_COMPONENT_AREA) -> list[np.ndarray]:
-    """Dense external contours of a boolean H×W mask, largest component first.
+def trace_contours(
+    mask: np.ndarray, min_area: int = MIN_COMPONENT_AREA, bbox: tuple[int, int, int, int] | None = None
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """External contours of a boolean H×W mask as cv2 gives them, largest component first, plus their offset.
 
-    Returns K_i×2 float arrays of boundary-pixel centres (continuous coordinates). The mask is cropped to its
-    bounding box before ``cv2.findContours``, which is what makes this cheaper than a full-frame call.
-    Components with fewer than ``min_area`` pixels are dropped.
+    Returns ``(contours, offset)``: int32 K_i×1×2 pixel indices *of the crop* (``CHAIN_APPROX_SIMPLE``: straight
+    runs keep only their ends, the polyline is unchanged) and the (x, y) to add to get continuous coordinates of
+    the boundary-pixel centres. The mask is cropped to its foreground box (``bbox`` = ``(x0, y0, x1, y1)``
+    pixel edges if known, e.g. ``Mask.bbox_hint``; else found by a scan) before ``cv2.findContours``, which is what
+    makes this cheaper than a full-frame call. Components below ``min_area`` pixels are dropped (never the
+    largest); 1-2 pixel specks become a small triangle inside their pixels.
     """
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return []
-    cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
-    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    crop = np.ascontiguousarray(mask[y0:y1, x0:x1], dtype=np.uint8)
-    # A 1-pixel border keeps cv2 from treating the crop edge as a boundary it may skip.
-    crop = cv2.copyMakeBorder(crop, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
-    found, _ = cv2.findContours(crop, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    offset = np.array([x0 - 1 + 0.5, y0 - 1 + 0.5])
-    out = []
-    for c in found:
-        c = c.reshape(-1, 2)
-        # Pixel count of the component ~ polygon area through pixel centres + half the perimeter + 1.
-        area = cv2.contourArea(c) + 0.5 * cv2.arcLength(c, True) + 1
-        if area >= min_area:
-            out.append((area, c.astype(np.float64) + offset))
-    out.sort(key=lambda t: -t[0])
-    return [c for _, c in out]
+    if bbox is None:
+        bbox = foreground_bbox(mask)
+    if bbox is None or bbox[2] <= bbox[0] or bbox[3] <= bbox[1]:
+        return [], np.zeros(2)
+    x0, y0, x1, y1 = bbox
+    crop = mask[y0:y1, x0:x1]  # a strided view: cv2 reads it in place, no copy
+    crop = crop.view(np.uint8) if crop.dtype == bool else crop.astype(np.uint8)
+    found, _ = cv2.findContours(crop, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    offset = np.array([x0 + 0.5, y0 + 0.5])
+    if len(found) == 1:  # the common case: skip the area bookkeeping
+        return [_as_ring(found[0])], offset
+    # Pixel count of a component ~ polygon area through pixel centres + half the perimeter + 1.
+    scored = sorted(((cv2.contourArea(c) + 0.5 * cv2.arcLength(c, True) + 1, c) for c in found), key=lambda t: -t[0])
+    return [_as_ring(c) for i, (area, c) in enumerate(scored) if i == 0 or area >= min_area], offset
+
+
+def mask_contours(
+    mask: np.ndarray, min_area: int = MIN_COMPONENT_AREA, bbox: tuple[int, int, int, int] | None = None
+) -> list[np.ndarray]:
+    """External contours of a boolean H×W mask as K_i×2 float arrays of boundary-pixel centres (continuous
+    coordinates of the mask's frame), largest component first. See :func:`trace_contours`."""
+    contours, offset = trace_contours(mask, min_area, bbox)
+    return [c.reshape(-1, 2) + offset for c in contours]
+
+
+def _as_ring(contour: np.ndarray) -> np.ndarray:
+    """A cv2 contour with at least 3 points; 1-2 pixel specks become a small triangle inside their pixels."""
+    if len(contour) >= 3:
+        return contour
+    c = contour.reshape(-1, 2).astype(np.float32)
+    if len(c) == 1:
+        c = c + np.array([[0.0, 0.0], [0.25, 0.25], [-0.25, 0.25]], np.float32)
+    else:
+        c = np.vstack([c, c[:1] + 0.25])
+    return c.reshape(-1, 1, 2)
 
 
 def mask_to_polygons(mask: Mask, min_area: int = MIN_COMPONENT_AREA) -> Polygons:
     """Every external component of ``mask`` as a dense polygon (largest first), in absolute pixels.
 
-    Components thinner than 3 contour points (1-2 pixel specks) are dropped along with those below
-    ``min_area``. An empty mask gives zero polygons.
+    Components below ``min_area`` pixels are dropped (never the largest). An empty mask gives zero polygons.
     """
-    rings = [c for c in mask_contours(mask.array, min_area) if len(c) >= 3]
-    return Polygons(tuple(rings), mask.space)
-
+    return Polygons(tuple(mask_contours(mask.array, min_area, mask.bbox_hint)), mask.space)

@@ -1,8 +1,9 @@
 """Choosing N points per mask: uniform, VistaLLM's GAAS, and our adaptive sampler (the default).
 
-Every sampler takes the dense external contours of one mask (largest first, K_i×2 continuous pixel
-coordinates, see :func:`~vistakit.geometry.polygons.mask_contours`) and a budget ``n`` = total points for the
-whole mask, and returns the rings to encode (each >= 3 points, together at most ``n`` points).
+Every sampler takes the external contours of one mask (largest first; K_i×2 or cv2's K_i×1×2 pixel
+coordinates, see :func:`~vistakit.geometry.polygons.trace_contours`) and a budget ``n`` = total points for the
+whole mask, and returns the rings to encode (K×2 arrays, each >= 3 points, together at most ``n`` points).
+Samplers are translation invariant, so they may be given contours in crop coordinates.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ DEFAULT_POINTS = 32
 
 
 def get_sampler(name: str) -> Sampler:
+    """The sampler registered as ``name`` (``"default"`` names the default)."""
     return SAMPLERS.get(DEFAULT_SAMPLER if name == "default" else name)
 
 
@@ -45,9 +47,9 @@ def resample_by_arc_length(ring: np.ndarray, n: int) -> np.ndarray:
 def uniform_sampler(contours: Sequence[np.ndarray], n: int) -> list[np.ndarray]:
     """The classic baseline: ``n`` points evenly spaced by arc length on the largest contour only."""
     _check_budget(n)
-    if not contours:
+    if not len(contours):
         return []
-    return [resample_by_arc_length(contours[0], n)]
+    return [resample_by_arc_length(np.asarray(contours[0], np.float64).reshape(-1, 2), n)]
 
 
 def chord_distance(ring: np.ndarray) -> np.ndarray:
@@ -71,56 +73,75 @@ def vistallm_gaas_sampler(contours: Sequence[np.ndarray], n: int) -> list[np.nda
     points are dropped in one pass. No re-scoring, one component.
     """
     _check_budget(n)
-    if not contours:
+    if not len(contours):
         return []
     m = max(40, int(np.ceil(1.25 * n)))
-    ring = resample_by_arc_length(contours[0], m)
+    ring = resample_by_arc_length(np.asarray(contours[0], np.float64).reshape(-1, 2), m)
     score = chord_distance(ring)
     keep = np.sort(np.argsort(-score, kind="stable")[:n])
     return [ring[keep]]
-
-
-def _douglas_peucker(rings: Sequence[np.ndarray], eps: float) -> list[np.ndarray]:
-    return [
-        cv2.approxPolyDP(r.astype(np.float32).reshape(-1, 1, 2), eps, True).reshape(-1, 2).astype(np.float64)
-        for r in rings
-    ]
 
 
 def _count(rings: Sequence[np.ndarray]) -> int:
     return sum(len(r) for r in rings if len(r) >= 3)
 
 
-# Sub-pixel pre-simplification: drops the staircase points of the pixel contour (they carry no shape) so the
-# budget search below runs on a few dozen vertices instead of hundreds.
-_PRE_EPS = 0.5
+# The finest tolerance used: below half a pixel, Douglas-Peucker only keeps the staircase of the pixel grid.
+_MIN_EPS = 0.5
+# The first probe: one pixel removes the staircase on any outline; most small masks fit the budget there.
+_FIRST_EPS = 1.0
+_MAX_STEPS = 12
 
 
 @SAMPLERS.register("adaptive")
 def adaptive_sampler(contours: Sequence[np.ndarray], n: int) -> list[np.ndarray]:
-    """Our default: one point budget shared by all components, spent where the outline bends most.
+    """Our default: one point budget shared by all components, spent where the outline deviates most.
 
-    1. Every component's contour is pre-simplified at 0.5 px (removes pixel-staircase points only).
-    2. One Douglas-Peucker tolerance ε is shared by *all* components and found by bisection as the smallest ε
-       whose simplified rings fit in ``n`` points. A shared ε spends points where the error is largest anywhere
-       in the mask (a tolerance in pixels, not a per-component quota), and re-scores after every split on the
-       dense contour, unlike a one-pass score.
-    3. Components that would simplify below a triangle are dropped; if even one triangle per component is over
-       budget, the smallest components go first.
+    One Douglas-Peucker tolerance ε is shared by *all* components and searched for the smallest ε >= 0.5 px
+    whose simplified rings fit in ``n`` points. Douglas-Peucker re-scores every remaining stretch of the
+    dense contour after each split (unlike a one-pass score), and a shared ε spends points wherever in the mask
+    the error is largest: a big component gets many points, a small blob three. Components that would simplify
+    below a triangle are dropped; if even one triangle per component is over budget, the smallest go first.
 
-    Returns at most ``n`` points: a square needs 4, and the sampler does not pad.
+    The search: probe ε = 1 px; then secant steps on log(count) vs log(ε) (seeded by the count ∝ ε^-1/2 law
+    of smooth curves) inside a bracket that always ends within budget. Each step above an over-budget ε runs on
+    that ε's (already shorter) outline rather than the dense one, so a step costs O(n), not O(contour).
+    Returns at most ``n`` points (a square needs 4; the sampler does not pad); the search stops once the count
+    is within max(1, n/16) of ``n``.
     """
     _check_budget(n)
-    rings = [r for r in _douglas_peucker(contours, _PRE_EPS) if len(r) >= 3][: n // 3]
-    if _count(rings) <= n:
-        return rings
-    lo, hi = _PRE_EPS, 2.0
-    while _count(_douglas_peucker(rings, hi)) > n and hi < 1e7:
-        lo, hi = hi, hi * 2
-    for _ in range(14):  # ε to within (hi - lo) / 2**14: far below a pixel on any real mask
-        mid = (lo + hi) / 2
-        if _count(_douglas_peucker(rings, mid)) > n:
-            lo = mid
+    approx = cv2.approxPolyDP
+    work = [c if c.dtype in (np.int32, np.float32) else c.astype(np.float32) for c in contours[: n // 3]]
+    work = [c.reshape(-1, 1, 2) for c in work if len(c) >= 3]
+    if _count(work) <= n:
+        return [c.reshape(-1, 2) for c in work]
+    tol = max(1, n // 16)
+    lo, c_lo, hi, c_hi, best = 0.0, 0, None, 0, None  # invariant: count(lo) > n >= count(hi)
+    eps = _FIRST_EPS
+    for _ in range(_MAX_STEPS):
+        out = [approx(r, eps, True) for r in work]
+        count = _count(out)
+        if count > n:
+            # Larger tolerances then run on this coarser outline instead of the dense one (Hausdorff cost <= lo).
+            lo, c_lo, work = eps, count, [r for r in out if len(r) >= 3]
         else:
-            hi = mid
-    return [r for r in _douglas_peucker(rings, hi) if len(r) >= 3]
+            hi, c_hi, best = eps, count, out
+            if count >= n - tol or eps <= _MIN_EPS:
+                break
+        if hi is None:
+            eps = max(1.5 * lo, lo * (count / n) ** 2)
+        elif lo == 0.0:
+            eps = max(_MIN_EPS, hi / 2)
+        elif c_hi > 0 and c_lo > c_hi:  # secant on log-log, kept inside the bracket
+            slope = np.log(c_lo / c_hi) / np.log(hi / lo)
+            eps = lo * (c_lo / (n - tol / 2)) ** (1 / slope)
+            eps = min(max(eps, lo + 0.1 * (hi - lo)), hi - 0.1 * (hi - lo))
+        else:
+            eps = (lo * hi) ** 0.5
+    if best is None:  # not converged within the step budget: a tolerance above the mask's size always fits
+        best = [approx(r, 1e6, True) for r in work]
+    rings = [r.reshape(-1, 2) for r in best if len(r) >= 3]
+    if not rings:  # the budget is below what any ε gives (e.g. a rectangle with n = 3): keep the sharpest corners
+        ring = work[0].reshape(-1, 2).astype(np.float64)
+        rings = [ring[np.sort(np.argsort(-chord_distance(ring), kind="stable")[:3])]]
+    return rings

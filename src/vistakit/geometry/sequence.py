@@ -32,7 +32,7 @@ from .boxes import Boxes
 from .frames import Frame, Space
 from .masks import Mask
 from .points import Keypoints, Points
-from .polygons import Polygons, mask_contours
+from .polygons import Polygons, trace_contours
 from .sampling import DEFAULT_POINTS, DEFAULT_SAMPLER, get_sampler
 from .transform import ImageTransform
 
@@ -116,7 +116,18 @@ class LocationCodec:
         return (np.asarray(bins, np.float64) + 0.5) / self.bins
 
     def tokens(self, values: np.ndarray) -> str:
-        return "".join(f"<loc_{k}>" for k in self.quantize(values).reshape(-1).tolist())
+        """``<loc_k>`` tokens for normalised values, row-major (x, y, x, y, … for points)."""
+        return "".join(map(self._spelling().__getitem__, self.quantize(values).reshape(-1).tolist()))
+
+    def _spelling(self) -> list[str]:
+        # Cached token strings: formatting them per call costs more than the rest of mask encoding.
+        table = _SPELLINGS.get(self.bins)
+        if table is None:
+            table = _SPELLINGS[self.bins] = [f"<loc_{k}>" for k in range(self.bins)]
+        return table
+
+
+_SPELLINGS: dict[int, list[str]] = {}
 
 
 class SequenceGrammar:
@@ -175,18 +186,31 @@ class SequenceGrammar:
         The contour is traced and sampled at the original resolution, then the chosen points are mapped into
         the model frame by ``transform`` (default: the mask's own size padded to a square, scale 1).
         """
-        transform = transform or ImageTransform.fit((mask.width, mask.height), max(mask.width, mask.height))
-        if (mask.width, mask.height) != transform.original_size:
-            raise ValueError(f"mask is {mask.width}x{mask.height}, transform is for {transform.original_size}")
-        rings = get_sampler(sampler)(mask_contours(mask.array), points)
+        h, w = mask.array.shape
+        transform = transform or ImageTransform.fit((w, h), max(w, h))
+        if (w, h) != transform.original_size:
+            raise ValueError(f"mask is {w}x{h}, transform is for {transform.original_size}")
+        contours, offset = trace_contours(mask.array, bbox=mask.bbox_hint)
+        rings = get_sampler(sampler)(contours, points)
         if not rings:
             return "<none>"
-        canvas = float(transform.canvas)
-        return (
-            "<mask>"
-            + "".join(f"<poly>{self.loc.tokens(transform.xy_to_model(r) / canvas)}</poly>" for r in rings)
-            + "</mask>"
-        )
+        # The hot loop of data preparation: crop offset, original → model frame and quantisation fused into one
+        # affine map over all rings at once. Coordinates are >= 0, so truncation is the floor.
+        a = transform.scale * self.bins / transform.canvas
+        b = (offset * transform.scale + transform.offset) * (self.bins / transform.canvas)
+        xy = rings[0] if len(rings) == 1 else np.concatenate(rings)
+        q = (xy * a + b).astype(np.int64).ravel()
+        q = np.minimum(q, self.bins - 1, out=q).tolist()
+        spell = self.loc._spelling()
+        if len(rings) == 1:
+            return "<mask><poly>" + "".join([spell[k] for k in q]) + "</poly></mask>"
+        out, pos = ["<mask>"], 0
+        for ring in rings:
+            end = pos + 2 * len(ring)
+            out.append("<poly>" + "".join([spell[k] for k in q[pos:end]]) + "</poly>")
+            pos = end
+        out.append("</mask>")
+        return "".join(out)
 
     def encode_keypoints(self, keypoints: Keypoints) -> str:
         kp = self._normalised(keypoints, "keypoints")
