@@ -14,6 +14,10 @@ from typing import Sequence
 # (words, module, one-line help)
 COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
     (("bench", "codec"), "vistakit.commands.bench_codec", "mask → points → tokens → mask: IoU and speed per sampler"),
+    (("data", "convert"), "vistakit.commands.data_convert", "a real data set in its public format → a vistakit dataset folder"),
+    (("data", "generate"), "vistakit.commands.data_generate", "write a ShapesWorld split in the unified format"),
+    (("data", "show"), "vistakit.commands.data_show", "draw samples of a data set with their annotations in a grid"),
+    (("score",), "vistakit.commands.score", "score a predictions .jsonl against gold records for one task"),
 ]
 
 

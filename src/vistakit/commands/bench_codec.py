@@ -21,7 +21,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--points", type=_int_list, default=[8, 16, 32, 64], help="point budgets N (default 8,16,32,64)")
     p.add_argument("--bins", type=int, default=1000, help="location bins B (default 1000)")
     p.add_argument("--samplers", default="uniform,vistallm,adaptive", help="samplers to compare")
-    p.add_argument("--repeats", type=int, default=3, help="timing passes; the median is reported")
+    p.add_argument("--repeats", type=int, default=5, help="timing passes; medians are reported")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
 
 

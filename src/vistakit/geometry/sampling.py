@@ -8,6 +8,7 @@ Samplers are translation invariant, so they may be given contours in crop coordi
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Sequence
 
 import cv2
@@ -107,7 +108,7 @@ def adaptive_sampler(contours: Sequence[np.ndarray], n: int) -> list[np.ndarray]
     of smooth curves) inside a bracket that always ends within budget. Each step above an over-budget ε runs on
     that ε's (already shorter) outline rather than the dense one, so a step costs O(n), not O(contour).
     Returns at most ``n`` points (a square needs 4; the sampler does not pad); the search stops once the count
-    is within max(1, n/16) of ``n``.
+    is within max(1, n/8) of ``n``.
     """
     _check_budget(n)
     approx = cv2.approxPolyDP
@@ -115,12 +116,12 @@ def adaptive_sampler(contours: Sequence[np.ndarray], n: int) -> list[np.ndarray]
     work = [c.reshape(-1, 1, 2) for c in work if len(c) >= 3]
     if _count(work) <= n:
         return [c.reshape(-1, 2) for c in work]
-    tol = max(1, n // 16)
+    tol = max(1, n // 8)
     lo, c_lo, hi, c_hi, best = 0.0, 0, None, 0, None  # invariant: count(lo) > n >= count(hi)
     eps = _FIRST_EPS
     for _ in range(_MAX_STEPS):
         out = [approx(r, eps, True) for r in work]
-        count = _count(out)
+        count = sum(map(len, out))  # may count a collapsed (< 3 point) ring: errs on the safe side
         if count > n:
             # Larger tolerances then run on this coarser outline instead of the dense one (Hausdorff cost <= lo).
             lo, c_lo, work = eps, count, [r for r in out if len(r) >= 3]
@@ -133,7 +134,7 @@ def adaptive_sampler(contours: Sequence[np.ndarray], n: int) -> list[np.ndarray]
         elif lo == 0.0:
             eps = max(_MIN_EPS, hi / 2)
         elif c_hi > 0 and c_lo > c_hi:  # secant on log-log, kept inside the bracket
-            slope = np.log(c_lo / c_hi) / np.log(hi / lo)
+            slope = math.log(c_lo / c_hi) / math.log(hi / lo)
             eps = lo * (c_lo / (n - tol / 2)) ** (1 / slope)
             eps = min(max(eps, lo + 0.1 * (hi - lo)), hi - 0.1 * (hi - lo))
         else:

@@ -1,0 +1,154 @@
+"""Coarse, text-only tasks derived from a scene: ``caption`` (several phrasings, all kept as references) and
+``vqa`` (colour, shape, count, existence, relative position and size comparison; yes/no and open answers)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Callable
+
+from ...registry import Registry
+from ..record import Targets
+from .examples import ANNOTATORS, Context, Example
+from .language import article, desc_of, holds, list_phrase, matching, number_word, phrase, unique_descriptions
+from .scene import SHAPES, SIZES, Scene
+
+BACKGROUND_WORDS = {"plain": "plain", "gradient": "gradient", "noise": "noisy", "texture": "patterned"}
+
+
+def background_words(scene: Scene) -> str:
+    return f"{BACKGROUND_WORDS[scene.background.kind]} background"
+
+
+def grouped_object_phrases(scene: Scene) -> list[str]:
+    """'two red circles', 'a small blue star' … grouping identical (colour, shape) objects."""
+    counts = Counter((o.colour, o.shape) for o in scene.objects)
+    out = []
+    for (colour, shape), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        if n == 1:
+            i = matching(scene, {"colour": colour, "shape": shape})[0]
+            out.append(article(phrase(desc_of(scene.objects[i]))))
+        else:
+            out.append(f"{number_word(n)} {phrase({'colour': colour, 'shape': shape}, plural=True)}")
+    return out
+
+
+def captions(scene: Scene) -> list[str]:
+    """Every phrasing of the scene's caption (all true; the first is the target)."""
+    things = list_phrase(grouped_object_phrases(scene))
+    bg = background_words(scene)
+    n = len(scene.objects)
+    noun = "object" if n == 1 else "objects"
+    return [
+        f"{things[0].upper()}{things[1:]} on a {bg}.",
+        f"A {bg} with {things}.",
+        f"There {'is' if n == 1 else 'are'} {number_word(n)} {noun}: {things}.",
+        f"This image shows {things} on a {bg}.",
+    ]
+
+
+@ANNOTATORS.register("caption")
+def caption(ctx: Context) -> Example:
+    scene = ctx.scene()
+    refs = captions(scene)
+    first = int(ctx.rng.integers(len(refs)))
+    refs = [refs[first], *refs[:first], *refs[first + 1 :]]
+    return Example("caption", [scene], {}, Targets(answers=refs))
+
+
+# --- VQA: each question kind returns (question, answer) or None when the scene cannot support it ----------
+Question = Callable[[Context, Scene], "tuple[str, str] | None"]
+QUESTIONS: Registry[Question] = Registry("ShapesWorld question kind")
+
+
+def _described(ctx: Context, scene: Scene, without: str) -> tuple[int, dict[str, str]] | None:
+    """An object (focus first) with a unique description that does not use attribute ``without``."""
+    cands = [(i, d) for i in range(len(scene.objects)) for d in unique_descriptions(scene, i) if without not in d]
+    if not cands:
+        return None
+    i = ctx.pick(scene, sorted({i for i, _ in cands}))
+    return i, next(d for j, d in cands if j == i)
+
+
+@QUESTIONS.register("colour")
+def _colour(ctx: Context, scene: Scene) -> tuple[str, str] | None:
+    found = _described(ctx, scene, "colour")
+    if found is None:
+        return None
+    i, d = found
+    return f"What colour is the {phrase(d)}?", scene.objects[i].colour
+
+
+@QUESTIONS.register("shape")
+def _shape(ctx: Context, scene: Scene) -> tuple[str, str] | None:
+    found = _described(ctx, scene, "shape")
+    if found is None:
+        return None
+    i, d = found
+    return f"What shape is the {phrase(d)}?", scene.objects[i].shape
+
+
+@QUESTIONS.register("count")
+def _count(ctx: Context, scene: Scene) -> tuple[str, str] | None:
+    o = scene.objects[ctx.pick(scene, range(len(scene.objects)))]
+    attrs = ctx.choice((("shape",), ("colour", "shape"), ("colour",)))
+    d = desc_of(o, attrs)
+    if ctx.rng.random() < 0.15 and "shape" in d:  # sometimes ask about something absent: the answer is 0
+        d = {**d, "shape": ctx.choice(SHAPES)}
+    return f"How many {phrase(d, plural=True)} are there?", str(len(matching(scene, d)))
+
+
+@QUESTIONS.register("exist")
+def _exist(ctx: Context, scene: Scene) -> tuple[str, str] | None:
+    colour, shape = ctx.combo()
+    d = {"colour": colour, "shape": shape}
+    if ctx.rng.random() < 0.5:  # ask about a present object half the time so "yes" is as common as "no"
+        d = desc_of(scene.objects[ctx.pick(scene, range(len(scene.objects)))], ("colour", "shape"))
+    return f"Is there {article(phrase(d))}?", "yes" if matching(scene, d) else "no"
+
+
+def _pair(ctx: Context, scene: Scene, ok: Callable[[int, int], bool]) -> tuple[int, int, str, str] | None:
+    descs = {i: unique_descriptions(scene, i) for i in range(len(scene.objects))}
+    pairs = [(a, b) for a in descs for b in descs if a != b and descs[a] and descs[b] and ok(a, b)]
+    if not pairs:
+        return None
+    a, b = pairs[int(ctx.rng.integers(len(pairs)))]
+    return a, b, phrase(descs[a][0]), phrase(descs[b][0])
+
+
+@QUESTIONS.register("position")
+def _position(ctx: Context, scene: Scene) -> tuple[str, str] | None:
+    rel = ctx.choice(("left of", "right of", "above", "below"))
+    found = _pair(ctx, scene, lambda a, b: holds(scene, a, b, rel) is not None)
+    if found is None:
+        return None
+    a, b, pa, pb = found
+    where = {"left of": "to the left of", "right of": "to the right of", "above": "above", "below": "below"}[rel]
+    return f"Is the {pa} {where} the {pb}?", "yes" if holds(scene, a, b, rel) else "no"
+
+
+@QUESTIONS.register("size")
+def _size(ctx: Context, scene: Scene) -> tuple[str, str] | None:
+    objs = scene.objects
+    found = _pair(
+        ctx, scene, lambda a, b: objs[a].size != objs[b].size and not objs[a].is_figure and not objs[b].is_figure
+    )
+    if found is None:
+        return None
+    a, b, pa, pb = found
+    bigger = SIZES.index(objs[a].size) > SIZES.index(objs[b].size)
+    if ctx.rng.random() < 0.5:
+        return f"Is the {pa} larger than the {pb}?", "yes" if bigger else "no"
+    return f"Which is larger, the {pa} or the {pb}?", f"the {pa if bigger else pb}"
+
+
+@ANNOTATORS.register("vqa")
+def vqa(ctx: Context) -> Example:
+    def make() -> Example | None:
+        scene = ctx.scene()
+        kind = ctx.choice(QUESTIONS.names())
+        qa = QUESTIONS.get(kind)(ctx, scene)
+        if qa is None:
+            return None
+        return Example("vqa", [scene], {"question": qa[0]}, Targets(answers=[qa[1]]), meta={"question_kind": kind})
+
+    return ctx.retry(make)

@@ -1,0 +1,152 @@
+"""Write a ShapesWorld split in the unified format: ``DIR/<split>.jsonl``, ``DIR/images/<split>/…png`` and
+``DIR/dataset.json``.
+
+Determinism: sample ``i`` of split ``s`` with seed ``S`` draws everything from
+``numpy.random.SeedSequence([S, SPLIT_STREAMS[s], i])``, so the same (seed, split, index) gives byte-identical
+images and record lines whatever else is generated, and the splits use disjoint seed streams. Tasks take turns
+(sample ``i`` is task ``tasks[i % len(tasks)]``), so every task is present once ``n >= len(tasks)``.
+
+Compositional generalisation: ``holdout`` (colour, shape) pairs never appear in train/val/test; every sample of
+the ``compositional`` split shows one of them and its question is about it where the task allows.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from ...geometry import SequenceGrammar
+from ..record import ANSWER_BINS, FORMAT_VERSION, Record, write_records
+from . import annotate_dense, annotate_generate, annotate_multi, annotate_refer, annotate_text  # noqa: F401  (register)
+from .examples import ANNOTATORS, Context, Example
+from .render import png_bytes, render
+from .scene import Combo, SceneConfig, SceneSampler
+
+SPLIT_STREAMS = {"train": 0, "val": 1, "test": 2, "compositional": 3}
+DEFAULT_HOLDOUT: tuple[Combo, ...] = (("purple", "star"),)
+DEFAULT_SIZE = 64  # the tiny preset: 10k mixed-task samples in well under a minute on one core
+SOURCE = "shapesworld"
+
+
+def task_names() -> list[str]:
+    """Every task ShapesWorld can generate."""
+    return ANNOTATORS.names()
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """One split's settings. ``tasks`` empty means all; ``size`` is the square image side in pixels."""
+
+    split: str = "train"
+    n: int = 100
+    seed: int = 0
+    tasks: tuple[str, ...] = ()
+    size: int = DEFAULT_SIZE
+    holdout: tuple[Combo, ...] = DEFAULT_HOLDOUT
+    max_objects: int = 5
+    compress_level: int = 1
+    bins: int = ANSWER_BINS
+
+    def __post_init__(self) -> None:
+        if self.split not in SPLIT_STREAMS:
+            raise ValueError(f"unknown split {self.split!r}; expected one of {', '.join(SPLIT_STREAMS)}")
+        if self.n < 0:
+            raise ValueError(f"the number of samples must be >= 0, got {self.n}")
+        for t in self.tasks:
+            ANNOTATORS.get(t)  # unknown names raise, listing the known ones
+        if self.split == "compositional" and not self.holdout:
+            raise ValueError("the compositional split needs at least one held-out (colour, shape) pair")
+
+    @property
+    def task_list(self) -> list[str]:
+        return list(self.tasks) or task_names()
+
+    def scene_config(self) -> SceneConfig:
+        return SceneConfig(size=self.size, max_objects=self.max_objects, holdout=frozenset(self.holdout))
+
+
+def sample_rngs(seed: int, split: str, index: int) -> tuple[np.random.Generator, random.Random]:
+    """The generators of one sample: numpy for scenes, ``random.Random`` for the task's prompt phrasing."""
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), SPLIT_STREAMS[split], int(index)]))
+    return rng, random.Random(int(rng.integers(2**62)))
+
+
+def make_example(cfg: GenerateConfig, index: int, sampler: SceneSampler | None = None) -> tuple[Example, random.Random]:
+    """Sample ``index`` of the split as an :class:`Example` (and the prompt RNG to phrase it with)."""
+    rng, prng = sample_rngs(cfg.seed, cfg.split, index)
+    tasks = cfg.task_list
+    focus = cfg.holdout[index % len(cfg.holdout)] if cfg.split == "compositional" else None
+    ctx = Context(rng, sampler or SceneSampler(cfg.scene_config()), focus)
+    return ANNOTATORS.get(tasks[index % len(tasks)])(ctx), prng
+
+
+def to_record(
+    ex: Example, rec_id: str, images: Sequence[str], prng: random.Random, grammar: SequenceGrammar, meta: dict[str, Any]
+) -> Record:
+    """An example → a validated record, prompt and answer text made by the task object (``vistakit.tasks``)."""
+    from ...tasks import get_task
+
+    task = get_task(ex.task)
+    sizes = [s.size for s in ex.scenes]
+    prompt = task.make_prompt(prng, n_images=len(ex.scenes), **ex.slots)
+    answer = task.build_answer(ex.targets, sizes, grammar)
+    return Record(
+        id=rec_id, task=ex.task, images=list(images), image_sizes=sizes, prompt=prompt, answer=answer,
+        targets=ex.targets, visual_prompts=list(ex.visual_prompts), meta={**meta, **ex.meta},
+    )  # fmt: skip
+
+
+def iter_split(cfg: GenerateConfig, out_dir: Path) -> Iterator[Record]:
+    """Generate the split's records, writing their images under ``out_dir/images/<split>/`` as it goes."""
+    img_dir = out_dir / "images" / cfg.split
+    img_dir.mkdir(parents=True, exist_ok=True)
+    sampler = SceneSampler(cfg.scene_config())
+    grammar = SequenceGrammar(cfg.bins)
+    for i in range(cfg.n):
+        ex, prng = make_example(cfg, i, sampler)
+        stem = f"{i:06d}"
+        rel = [f"images/{cfg.split}/{stem}_{k}.png" for k in range(len(ex.scenes))]
+        for path, scene in zip(rel, ex.scenes):
+            (out_dir / path).write_bytes(png_bytes(render(scene), cfg.compress_level))
+        meta: dict[str, Any] = {"source": SOURCE, "split": cfg.split, "seed": cfg.seed, "index": i}
+        for key, scene in ex.extra_scenes.items():
+            path = f"images/{cfg.split}/{stem}_{key.removesuffix('_image')}.png"
+            (out_dir / path).write_bytes(png_bytes(render(scene), cfg.compress_level))
+            meta[key] = path
+        yield to_record(ex, f"sw-{cfg.split}-{stem}", rel, prng, grammar, meta)
+
+
+def generate_split(out_dir: str | Path, cfg: GenerateConfig) -> dict[str, Any]:
+    """Write ``out_dir/<split>.jsonl`` + images and merge this split into ``out_dir/dataset.json``; returns the
+    dataset description."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    counts: Counter[str] = Counter()
+
+    def counted() -> Iterator[Record]:
+        for rec in iter_split(cfg, out):
+            counts[rec.task] += 1
+            yield rec
+
+    n = write_records(out / f"{cfg.split}.jsonl", counted())
+    info_path = out / "dataset.json"
+    info: dict[str, Any] = {"format": "vistakit", "version": FORMAT_VERSION, "bins": cfg.bins, "source": SOURCE,
+                            "splits": {}, "tasks": {}, "generator": {}}  # fmt: skip
+    if info_path.is_file():
+        old = json.loads(info_path.read_text())
+        if old.get("source") == SOURCE and old.get("bins") == cfg.bins:
+            info.update({k: old.get(k, {}) for k in ("splits", "tasks", "generator")})
+    info["splits"][cfg.split] = n
+    info["tasks"][cfg.split] = dict(sorted(counts.items()))
+    info["generator"][cfg.split] = {
+        "seed": cfg.seed, "size": cfg.size, "tasks": cfg.task_list, "holdout": [list(c) for c in cfg.holdout],
+        "max_objects": cfg.max_objects,
+    }  # fmt: skip
+    info_path.write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
+    return info

@@ -1,0 +1,151 @@
+"""Score predictions against gold records for one task (the library part of ``vistakit score``).
+
+Gold: a ``.jsonl`` of records (only records of the scored task are used). Predictions: a ``.jsonl`` of
+``{"id": ..., "answer": "<model text>"}`` and/or structured fields in **original-image pixels**: ``boxes``
+(N×[x1, y1, x2, y2]), ``masks`` (N COCO RLE), ``points`` (M×[x, y]), ``scores`` (N), ``image_ids`` (N),
+``labels`` (N), ``text``. Structured fields win over what is parsed from ``answer``. A gold record with no
+prediction is scored as an empty prediction (wrong) and reported; a prediction for an unknown id is reported
+and ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..data.record import ANSWER_BINS, Record, read_records
+from ..geometry import Mask, SequenceGrammar
+from ..tasks.base import Prediction, Task, get_task
+
+PREDICTION_FIELDS = ("id", "answer", "boxes", "masks", "points", "scores", "image_ids", "labels", "text")
+
+
+@dataclass
+class ScoreReport:
+    """Metric values (NaN where undefined) and what did not line up between gold and predictions."""
+
+    task: str
+    metrics: dict[str, float]
+    n_gold: int
+    n_pred: int
+    missing: list[str] = field(default_factory=list)  # gold ids without a prediction
+    unknown: list[str] = field(default_factory=list)  # prediction ids not in the gold file
+    problems: int = 0  # predictions whose answer text had parse problems
+
+    def warnings(self) -> list[str]:
+        out = []
+        if self.missing:
+            out.append(f"warning: {len(self.missing)} gold record(s) have no prediction and count as wrong "
+                       f"(first: {', '.join(self.missing[:5])})")  # fmt: skip
+        if self.unknown:
+            out.append(f"warning: {len(self.unknown)} prediction(s) have ids not in the gold file and are ignored "
+                       f"(first: {', '.join(self.unknown[:5])})")  # fmt: skip
+        if self.problems:
+            out.append(f"warning: {self.problems} prediction(s) had unreadable parts in their answer text")
+        return out
+
+    def json_metrics(self) -> dict[str, float | None]:
+        """Metrics with NaN written as null (JSON has no NaN)."""
+        return {k: (None if isinstance(v, float) and math.isnan(v) else float(v)) for k, v in self.metrics.items()}
+
+
+def read_predictions(path: str | Path) -> dict[str, dict[str, Any]]:
+    """id → prediction object; errors name the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such predictions file: {path}")
+    out: dict[str, dict[str, Any]] = {}
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:line {lineno}"
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+            if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
+                raise ValueError(f"{where}: expected an object with a string 'id', got {line.strip()[:80]!r}")
+            extra = sorted(set(obj) - set(PREDICTION_FIELDS))
+            if extra:
+                raise ValueError(f"{where}: unknown prediction field(s) {extra}; expected some of {list(PREDICTION_FIELDS)}")
+            if obj["id"] in out:
+                raise ValueError(f"{where}: the id {obj['id']!r} was already predicted; expected one prediction per id")
+            obj["_where"] = where
+            out[obj["id"]] = obj
+    return out
+
+
+def prediction_from_json(obj: Mapping[str, Any], gold: Record, task: Task, grammar: SequenceGrammar) -> Prediction:
+    """Parse ``answer`` (if any) with the task, then let structured fields (original pixels) replace parts."""
+    where = obj.get("_where", "prediction")
+    if "answer" in obj and not isinstance(obj["answer"], str):
+        raise ValueError(f"{where}: answer must be a string, got {type(obj['answer']).__name__}")
+    pred = task.parse(obj["answer"], gold.image_sizes, grammar) if "answer" in obj else Prediction()
+    try:
+        if "boxes" in obj:
+            boxes = np.asarray(obj["boxes"], np.float64).reshape(-1, 4)
+            if not np.isfinite(boxes).all() or ((boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])).any():
+                raise ValueError("boxes must be finite xyxy with x2 >= x1 and y2 >= y1")
+            pred.boxes = boxes
+        if "masks" in obj:
+            pred.masks = [Mask.from_rle(m).array for m in obj["masks"]]
+        if "points" in obj:
+            pred.points = np.asarray(obj["points"], np.float64).reshape(-1, 2)
+        if "scores" in obj:
+            pred.scores = np.asarray(obj["scores"], np.float64).reshape(-1)
+        if "image_ids" in obj:
+            pred.image_ids = [int(k) for k in obj["image_ids"]]
+        if "labels" in obj:
+            pred.labels = [str(v) for v in obj["labels"]]
+        if "text" in obj:
+            pred.text = str(obj["text"])
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: bad structured prediction ({exc}); expected original-pixel boxes N×4 xyxy, "
+                         "masks as COCO RLE, points M×2, scores N, image_ids N") from None  # fmt: skip
+    if "boxes" in obj or "masks" in obj:
+        pred.empty = len(pred.boxes) == 0 and len(pred.masks) == 0
+        n = max(len(pred.boxes), len(pred.masks))
+        if "image_ids" not in obj:
+            pred.image_ids = [0] * n
+        if "labels" not in obj and len(pred.labels) != n:
+            pred.labels = [""] * n
+    return pred
+
+
+def score_files(task_name: str, gold_path: str | Path, pred_path: str | Path, bins: int = ANSWER_BINS) -> ScoreReport:
+    """Score the predictions in ``pred_path`` against the ``task_name`` records of ``gold_path``."""
+    task = get_task(task_name)
+    grammar = SequenceGrammar(bins)
+    golds = [r for r in read_records(gold_path) if r.task == task.name]
+    if not golds:
+        raise ValueError(f"{gold_path}: no gold records of task {task.name!r}")
+    raw = read_predictions(pred_path)
+    gold_ids = {g.id for g in golds}
+    preds, missing, problems = [], [], 0
+    for g in golds:
+        if g.id in raw:
+            p = prediction_from_json(raw[g.id], g, task, grammar)
+            problems += bool(p.problems)
+        else:
+            p = Prediction()
+            missing.append(g.id)
+        preds.append(p)
+    unknown = [k for k in raw if k not in gold_ids]
+    metrics = task.score(golds, preds)
+    return ScoreReport(task.name, metrics, len(golds), len(raw), missing, unknown, problems)
+
+
+def format_table(report: ScoreReport) -> list[str]:
+    """A two-column table of metric → value, headed by the task and counts."""
+    lines = [f"task {report.task}: {report.n_gold} gold record(s), {report.n_pred} prediction(s)"]
+    width = max([len(k) for k in report.metrics] + [6])
+    lines.append(f"{'metric':<{width}}  value")
+    for k, v in report.metrics.items():
+        lines.append(f"{k:<{width}}  {'n/a' if math.isnan(v) else f'{v:.4f}'}")
+    return lines

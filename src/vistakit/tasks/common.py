@@ -1,0 +1,169 @@
+"""Shared pieces of the tasks: original-pixel targets ⇄ grammar text, and decoded spans → a Prediction.
+
+Frames: every function here takes or returns coordinates in **pixels of the original image** (size (W, H));
+the grammar text is normalised to the default model frame ``ImageTransform.fit((W, H), max(W, H))``, so a
+normalised model coordinate is ``original pixels / max(W, H)`` whatever canvas the model really used.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..data.record import Record, Targets
+from ..geometry import Boxes, Frame, ImageTransform, Keypoints, Mask, Points, SequenceGrammar, Space
+from ..geometry.sequence import ParseResult, Span
+from .base import Prediction, Task
+
+Size = tuple[int, int]  # (width, height) in pixels of the original image
+
+
+def model_transform(size: Sequence[int]) -> ImageTransform:
+    """The default original → model transform of an image of ``size`` (W, H)."""
+    w, h = int(size[0]), int(size[1])
+    return ImageTransform.fit((w, h), max(w, h))
+
+
+def _size(image_sizes: Sequence[Sequence[int]], k: int | None, what: str) -> Size:
+    k = 0 if k is None else k
+    if not 0 <= k < len(image_sizes):
+        raise ValueError(f"{what} refers to image {k}, but the sample has {len(image_sizes)} image(s)")
+    return int(image_sizes[k][0]), int(image_sizes[k][1])
+
+
+# --- encoders: targets (original pixels) → text -------------------------------------------------------------
+def encode_box(box: Sequence[float], size: Sequence[int], grammar: SequenceGrammar) -> str:
+    """One xyxy box in original pixels → ``<box>…</box>``. The box is clipped to the image first."""
+    t = model_transform(size)
+    b = Boxes([list(box)], Space(Frame.ORIGINAL, t.original_size)).clip()
+    return grammar.encode_boxes(t.to_model(b))
+
+
+def encode_point(xy: Sequence[float], size: Sequence[int], grammar: SequenceGrammar) -> str:
+    """One (x, y) point in original pixels → ``<point>…</point>`` (clipped to the image)."""
+    t = model_transform(size)
+    p = np.clip(np.asarray(xy, np.float64), 0, t.original_size)
+    return grammar.encode_points(t.to_model(Points([p], t.original_space)))
+
+
+def encode_rle(rle: Mapping[str, Any], size: Sequence[int], grammar: SequenceGrammar) -> str:
+    """A COCO RLE of the original image → ``<mask>…</mask>`` (``<none>`` for an empty mask)."""
+    return grammar.encode_mask(Mask.from_rle(rle), model_transform(size))
+
+
+def encode_keypoints(kp: Mapping[str, Any], size: Sequence[int], grammar: SequenceGrammar) -> str:
+    """A record keypoint figure ``{"names", "xy", "visibility"}`` in original pixels → ``<kps>…</kps>``."""
+    t = model_transform(size)
+    xy = np.clip(np.asarray(kp["xy"], np.float64).reshape(-1, 2), 0, t.original_size)
+    typed = Keypoints(xy, kp["visibility"], tuple(kp["names"]), t.original_space)
+    return grammar.encode_keypoints(t.to_model(typed))
+
+
+def phrase(words: str) -> str:
+    """``<p>words</p>`` with characters the grammar reserves ('<', '>') removed."""
+    return SequenceGrammar.encode_phrase(re.sub(r"[<>]", "", words).strip())
+
+
+def image_tag(k: int) -> str:
+    return SequenceGrammar.encode_image(k)
+
+
+# --- decoders: spans (normalised model frame) → original pixels ---------------------------------------------
+def span_to_original(span: Span, image_sizes: Sequence[Sequence[int]]) -> Any:
+    """The span's geometry in original pixels of the image it names (image 0 if it names none).
+
+    Boxes → 1×4 array; points → 1×2 array; masks (polygons) → H×W bool array; keypoints → :class:`Keypoints`.
+    Raises ``ValueError`` when the span names an image the sample does not have.
+    """
+    t = model_transform(_size(image_sizes, span.image, f"a {span.kind}"))
+    g = t.to_original(span.geometry)
+    if span.kind == "box":
+        return g.xyxy()
+    if span.kind == "point":
+        return g.xy
+    if span.kind == "mask":
+        return g.rasterize().array
+    return g
+
+
+def spans_to_prediction(res: ParseResult, image_sizes: Sequence[Sequence[int]], kinds: Sequence[str]) -> Prediction:
+    """Collect the spans of ``kinds`` into a prediction in original pixels, one instance per span.
+
+    ``image_ids`` gets each span's image (0 if unnamed), ``labels`` its phrase ("" if none). Spans that name
+    a missing image are skipped and reported in ``problems``.
+    """
+    pred = Prediction(text=res.text, empty=res.is_empty_answer)
+    boxes, points = [], []
+    for s in res.spans:
+        if s.kind not in kinds:
+            continue
+        try:
+            g = span_to_original(s, image_sizes)
+        except ValueError as exc:
+            pred.problems.append(str(exc))
+            continue
+        if s.kind == "box":
+            boxes.append(g)
+        elif s.kind == "point":
+            points.append(g)
+        elif s.kind == "mask":
+            pred.masks.append(g)
+        elif s.kind == "keypoints":
+            pred.keypoints.append(g)
+        pred.image_ids.append(s.image or 0)
+        pred.labels.append(s.phrase or "")
+    if boxes:
+        pred.boxes = np.concatenate(boxes)
+    if points:
+        pred.points = np.concatenate(points)
+    return pred
+
+
+# --- scoring helpers ----------------------------------------------------------------------------------------
+def gold_masks(rec: Record) -> list[np.ndarray]:
+    """The record's target masks as H×W bool arrays (original pixels)."""
+    return [Mask.from_rle(m).array for m in rec.targets.masks or []]
+
+
+def union_mask(masks: Sequence[np.ndarray], size: Sequence[int]) -> np.ndarray:
+    """Union of H×W bool masks; an all-False mask of ``size`` (W, H) when there are none or shapes differ."""
+    out = np.zeros((int(size[1]), int(size[0])), bool)
+    for m in masks:
+        if m.shape == out.shape:
+            out |= m
+    return out
+
+
+def norm_text(text: str) -> str:
+    """Lower case, punctuation dropped, whitespace collapsed (for exact-match accuracy)."""
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+# --- a base for the plain-text tasks ------------------------------------------------------------------------
+class TextAnswerTask(Task):
+    """Tasks whose answer is plain text: ``targets.answers[0]`` is the target; any answer is a reference."""
+
+    def build_answer(self, targets: Targets, image_sizes: Sequence[Size], grammar: SequenceGrammar) -> str:
+        if not targets.answers:
+            raise ValueError(f"task {self.name!r} needs targets.answers (reference texts), got none")
+        return targets.answers[0]
+
+    def read(self, res: ParseResult, image_sizes: Sequence[Size]) -> Prediction:
+        return Prediction(text=res.text)
+
+    def score(self, golds: list[Record], preds: list[Prediction]) -> dict[str, float]:
+        from ..metrics.captioning import caption_scores
+
+        self.check_aligned(golds, preds)
+        return caption_scores([p.text for p in preds], [g.targets.answers or [] for g in golds], self.metric_names)
+
+
+def per_image_masks(
+    image_ids: Sequence[int], masks: Sequence[np.ndarray], image_sizes: Sequence[Sequence[int]]
+) -> list[np.ndarray]:
+    """One H×W bool mask per image of the sample: the union of the masks given for it (all False if none)."""
+    return [
+        union_mask([m for k2, m in zip(image_ids, masks) if k2 == k], size) for k, size in enumerate(image_sizes)
+    ]

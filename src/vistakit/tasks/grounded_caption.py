@@ -1,0 +1,65 @@
+"""``grounded_caption`` (pixel-aligned captioning): a caption whose object words carry a point.
+
+Answer: ``targets.answers[0]`` with each grounded word (``targets.words``, by character offsets) written as
+``<p>word</p><point>X Y</point>``. The parser returns the plain caption as ``text``, the points in original pixels
+and, in ``labels``, the word each point is tied to.
+Scored by caption metrics on the text and ``point_acc``: a gold word counts when a predicted point with the same
+word lies within 10 % of the image's longer side of the gold point.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from ..data.record import Record, Targets
+from ..geometry import SequenceGrammar
+from ..geometry.sequence import ParseResult
+from .base import Prediction, Task, register_task
+from .common import Size, encode_point, norm_text, phrase, spans_to_prediction
+
+POINT_FRACTION = 0.10
+
+
+@register_task
+class GroundedCaption(Task):
+    name = "grounded_caption"
+    metric_names = ("cider", "point_acc")
+    prompt_templates = (
+        "Describe the image and point at each object you mention.",
+        "Write a caption in which every object word is located.",
+        "Caption the image, grounding each object with a point.",
+    )
+
+    def build_answer(self, targets: Targets, image_sizes: Sequence[Size], grammar: SequenceGrammar) -> str:
+        if not targets.answers:
+            raise ValueError("task 'grounded_caption' needs targets.answers[0] (the caption), got none")
+        text, out, pos = targets.answers[0], [], 0
+        for w in sorted((w for w in targets.words or [] if "point" in w), key=lambda w: w["start"]):
+            if w["start"] < pos:
+                raise ValueError(f"grounded words overlap at characters {w['start']}..{w['end']} ({w['text']!r})")
+            size = image_sizes[w.get("image", 0)]
+            out += [text[pos : w["start"]], phrase(w["text"]), encode_point(w["point"], size, grammar)]
+            pos = w["end"]
+        out.append(text[pos:])
+        return "".join(out)
+
+    def read(self, res: ParseResult, image_sizes: Sequence[Size]) -> Prediction:
+        pred = spans_to_prediction(res, image_sizes, ("point",))
+        # The decoder pads phrases with spaces; put punctuation back against the word it follows.
+        pred.text = re.sub(r"\s+([.,;:!?])", r"\1", pred.text)
+        return pred
+
+    def score(self, golds: list[Record], preds: list[Prediction]) -> dict[str, float]:
+        from ..metrics.captioning import caption_scores
+        from ..metrics.word_points import word_point_accuracy
+
+        self.check_aligned(golds, preds)
+        out = caption_scores([p.text for p in preds], [g.targets.answers or [] for g in golds], ("cider",))
+        gold_words = [
+            [(norm_text(w["text"]), w["point"]) for w in g.targets.words or [] if "point" in w] for g in golds
+        ]
+        pred_words = [[(norm_text(lab), xy) for lab, xy in zip(p.labels, p.points)] for p in preds]
+        radii = [POINT_FRACTION * max(g.image_sizes[0]) for g in golds]
+        out["point_acc"] = word_point_accuracy(pred_words, gold_words, radii)
+        return out

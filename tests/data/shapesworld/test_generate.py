@@ -1,0 +1,188 @@
+"""The written split: determinism, answers that decode back to their targets, and the per-task guarantees."""
+
+import filecmp
+import json
+
+import numpy as np
+import pytest
+
+from vistakit.data.record import read_records
+from vistakit.data.shapesworld.generate import GenerateConfig, generate_split, make_example, task_names
+from vistakit.data.shapesworld.language import holds, matching
+from vistakit.geometry import Mask, SequenceGrammar, box_iou_xyxy
+from vistakit.tasks import get_task
+
+GRAMMAR = SequenceGrammar(1000)
+REQUIRED = {
+    "caption", "vqa", "rec", "res", "grec", "gres", "reg", "grounded_caption", "detection", "pose", "attcoseg",
+    "coseg", "nlvr", "which_image", "generate", "edit",
+}  # fmt: skip
+
+
+def test_every_task_is_generated(dataset):
+    assert REQUIRED <= set(task_names())
+    info = json.loads((dataset / "dataset.json").read_text())
+    assert info["format"] == "vistakit" and info["splits"] == {"train": 80}
+    assert set(info["tasks"]["train"]) == REQUIRED
+
+
+def test_same_seed_gives_byte_identical_files(tmp_path):
+    for name in ("a", "b"):
+        generate_split(tmp_path / name, GenerateConfig(split="val", n=40, seed=3))
+    cmp = filecmp.dircmp(tmp_path / "a", tmp_path / "b")
+    assert not cmp.diff_files and not cmp.left_only and not cmp.right_only
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert len(files) > 40
+    for f in files:
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
+def test_splits_and_seeds_use_different_streams():
+    a = make_example(GenerateConfig(split="train", seed=0), 1)[0].scenes[0].to_json()
+    b = make_example(GenerateConfig(split="val", seed=0), 1)[0].scenes[0].to_json()
+    c = make_example(GenerateConfig(split="train", seed=1), 1)[0].scenes[0].to_json()
+    assert a != b and a != c
+
+
+def test_answers_decode_back_to_targets(dataset):
+    box_ious, mask_ious = [], []
+    for rec in read_records(dataset / "train.jsonl"):
+        task = get_task(rec.task)
+        pred = task.parse(rec.answer, rec.image_sizes, GRAMMAR)
+        assert not pred.problems, (rec.id, pred.problems)
+        t = rec.targets
+        if rec.task in ("rec", "grec", "detection"):
+            gold = np.asarray(t.boxes or [], float).reshape(-1, 4)
+            assert len(pred.boxes) == len(gold), rec.id
+            for g, p in zip(gold, pred.boxes):
+                box_ious.append((box_iou_xyxy(g, p)[0, 0], min(g[2] - g[0], g[3] - g[1])))
+            if rec.task == "grec" and not t.boxes:
+                assert pred.empty
+        if rec.task in ("res", "gres", "attcoseg", "coseg"):
+            gold = [Mask.from_rle(m).array for m in t.masks or []]
+            got = pred.mask_arrays()
+            assert len(got) == len(gold), rec.id
+            mask_ious += [Mask(g).iou(Mask(p)) for g, p in zip(gold, got)]
+            if rec.task in ("attcoseg", "coseg"):
+                assert sorted(pred.image_ids) == sorted(t.image_ids)
+        if rec.task == "pose":
+            for g, p in zip(t.keypoints, pred.keypoints):
+                assert list(p.visibility) == g["visibility"]
+                assert np.abs(p.xy - np.asarray(g["xy"])).max() < 0.1
+        if rec.task == "grounded_caption":
+            assert np.abs(pred.points - np.asarray(t.points)).max() < 0.1
+            assert [w["text"] for w in t.words] == pred.labels
+        if rec.task == "which_image":
+            assert pred.image_ids == t.image_ids
+        if rec.task in ("caption", "vqa", "reg", "nlvr"):
+            assert pred.text == t.answers[0]
+    box_ious = np.array(box_ious)
+    # Objects' visible boxes are >= 0.19 × the image side (SceneConfig.min_box), so every box decodes at IoU >= 0.99.
+    assert box_ious[:, 1].min() >= 12
+    assert box_ious[:, 0].min() >= 0.99
+    # Masks go through the 32-point polygon codec; on these simple shapes it is near exact.
+    assert np.mean(mask_ious) >= 0.97 and min(mask_ious) >= 0.8
+
+
+def _examples(task, n=40, split="train", **kw):
+    cfg = GenerateConfig(split=split, tasks=(task,), seed=11, **kw)
+    return [make_example(cfg, i)[0] for i in range(n)]
+
+
+def _desc_from_words(words):
+    from vistakit.data.shapesworld.scene import COLOURS, SIZES
+
+    d = {}
+    for w in words.split():
+        if w in COLOURS:
+            d["colour"] = w
+        elif w in SIZES:
+            d["size"] = w
+        elif w != "object":
+            d["shape"] = w
+    return d
+
+
+@pytest.mark.parametrize("task", ["rec", "res"])
+def test_rec_expressions_match_exactly_one_object(task):
+    kinds = set()
+    for ex in _examples(task, 60):
+        scene, i, expr = ex.scenes[0], ex.meta["object"], ex.slots["phrase"]
+        kinds.add(ex.meta["expression_kind"])
+        assert expr.startswith("the ")
+        if ex.meta["expression_kind"] == "attributes":
+            assert matching(scene, _desc_from_words(expr[4:])) == [i]
+        else:
+            rel = next(r for r in ("left of", "right of", "above", "below") if f" {r} the " in expr)
+            head, anchor = expr[4:].split(f" {rel} the ")
+            (a,) = matching(scene, _desc_from_words(anchor))
+            group = [k for k in matching(scene, _desc_from_words(head)) if k != a]
+            assert [k for k in group if holds(scene, k, a, rel)] == [i]
+            assert all(holds(scene, k, a, rel) is False for k in group if k != i)
+    assert kinds == {"attributes", "relation"}
+
+
+def test_reg_answers_identify_the_prompted_object():
+    for ex in _examples("reg", 30):
+        scene, i = ex.scenes[0], ex.meta["object"]
+        for ref in ex.targets.answers:
+            assert matching(scene, _desc_from_words(ref.removeprefix("the "))) == [i]
+        vp = ex.visual_prompts[0]
+        if vp.point:
+            x, y = vp.point
+            assert scene.visible_masks[i][int(y), int(x)]
+
+
+@pytest.mark.parametrize("task", ["grec", "gres"])
+def test_grec_has_no_target_and_multi_target_cases(task):
+    counts = [len(ex.targets.boxes) for ex in _examples(task, 60)]
+    assert counts.count(0) >= 6 and sum(c > 1 for c in counts) >= 6
+    for ex in _examples(task, 20):
+        assert len(matching(ex.scenes[0], _desc_from_words(ex.slots["phrase"]))) == len(ex.targets.boxes)
+
+
+def test_attcoseg_exactly_two_images_hold_the_object():
+    for ex in _examples("attcoseg", 30):
+        d = ex.meta["attributes"]
+        hits = [len(matching(s, d)) for s in ex.scenes]
+        assert 2 <= len(ex.scenes) <= 4
+        assert sorted(k for k, h in enumerate(hits) if h) == ex.targets.image_ids
+        assert all(h in (0, 1) for h in hits)
+
+
+def test_coseg_class_is_the_only_common_one():
+    for ex in _examples("coseg", 20):
+        shared = set.intersection(*({o.shape for o in s.objects} for s in ex.scenes))
+        assert shared == {ex.meta["common_shape"]}
+
+
+def test_which_image_has_one_answer_and_nlvr_is_balanced():
+    for ex in _examples("which_image", 20):
+        d = ex.meta["attributes"]
+        assert [k for k, s in enumerate(ex.scenes) if matching(s, d)] == ex.targets.image_ids
+    answers = [ex.targets.answers[0] for ex in _examples("nlvr", 60)]
+    assert 15 <= answers.count("true") <= 45
+
+
+def _combos(ex):
+    from vistakit.data.shapesworld.scene import Scene
+
+    scenes = list(ex.scenes) + list(ex.extra_scenes.values())
+    return {(o.colour, o.shape) for s in scenes for o in s.objects if isinstance(s, Scene)}
+
+
+def test_compositional_holdout_is_respected():
+    train = GenerateConfig(split="train", seed=2, holdout=(("purple", "star"), ("green", "hexagon")))
+    comp = GenerateConfig(split="compositional", seed=2, holdout=train.holdout)
+    for i in range(96):
+        assert not _combos(make_example(train, i)[0]) & set(train.holdout)
+        assert _combos(make_example(comp, i)[0]) & set(comp.holdout)
+
+
+def test_bad_configs_are_refused():
+    with pytest.raises(ValueError, match="unknown split"):
+        GenerateConfig(split="dev")
+    with pytest.raises(KeyError, match="known: attcoseg"):
+        GenerateConfig(tasks=("segment",))
+    with pytest.raises(ValueError, match="held-out"):
+        GenerateConfig(split="compositional", holdout=())

@@ -1,0 +1,100 @@
+"""``vistakit score``: gold records vs prediction files, structured fields, warnings and the --json line."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from vistakit.cli import main
+from vistakit.data import Record, Targets, write_records
+from vistakit.evaluation.score import format_table, score_files
+from vistakit.geometry import Mask, SequenceGrammar
+from vistakit.tasks import get_task
+
+SIZE = (200, 100)
+BOXES = {"a": [10, 10, 90, 80], "b": [100, 20, 190, 90], "c": [0, 0, 60, 60]}
+
+
+@pytest.fixture
+def gold(tmp_path):
+    recs = [Record(i, "rec", ["x.png"], [SIZE], "<image>\nWhere is it?", targets=Targets(boxes=[b]))
+            for i, b in BOXES.items()]  # fmt: skip
+    recs.append(Record("v", "vqa", ["x.png"], [SIZE], "<image>\nq", targets=Targets(answers=["red"])))
+    path = tmp_path / "gold.jsonl"
+    write_records(path, recs)
+    return path
+
+
+def write_preds(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def answer_for(box):
+    return get_task("rec").build_answer(Targets(boxes=[box]), [SIZE], SequenceGrammar(1000))
+
+
+def test_text_and_structured_predictions(gold, tmp_path):
+    preds = write_preds(tmp_path / "p.jsonl", [
+        {"id": "a", "answer": answer_for(BOXES["a"])},                      # right, parsed from text
+        {"id": "b", "answer": answer_for(BOXES["c"]), "boxes": [BOXES["b"]]},  # structured field wins: right
+        {"id": "zzz", "answer": "<box></box>"},                             # unknown id: warned, ignored
+    ])  # fmt: skip
+    report = score_files("rec", gold, preds)
+    assert report.n_gold == 3 and report.missing == ["c"] and report.unknown == ["zzz"]
+    assert report.metrics["acc50"] == pytest.approx(2 / 3)  # the missing one counts as wrong
+    warnings = "\n".join(report.warnings())
+    assert "1 gold record(s) have no prediction and count as wrong" in warnings and "zzz" in warnings
+    assert format_table(report)[0].startswith("task rec: 3 gold record(s)")
+
+
+def test_bad_prediction_files_name_the_line(gold, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "answer": "x"}\n{"answer": "y"}\n')
+    with pytest.raises(ValueError, match=r"bad.jsonl:line 2: expected an object with a string 'id'"):
+        score_files("rec", gold, bad)
+    bad.write_text('{"id": "a", "boxes": [[5, 5, 1, 1]]}\n')
+    with pytest.raises(ValueError, match=r"bad.jsonl:line 1: bad structured prediction"):
+        score_files("rec", gold, bad)
+    bad.write_text('{"id": "a", "answer": "x"}\n{"id": "a", "answer": "x"}\n')
+    with pytest.raises(ValueError, match="already predicted"):
+        score_files("rec", gold, bad)
+    with pytest.raises(ValueError, match="no gold records of task 'res'"):
+        score_files("res", gold, write_preds(tmp_path / "ok.jsonl", []))
+
+
+def test_structured_masks_for_res(tmp_path):
+    m = np.zeros((SIZE[1], SIZE[0]), bool)
+    m[10:60, 20:120] = True
+    rle = Mask(m).to_rle()
+    gold = tmp_path / "g.jsonl"
+    write_records(gold, [Record("m", "res", ["x.png"], [SIZE], "<image>\nseg", targets=Targets(masks=[rle]))])
+    report = score_files("res", gold, write_preds(tmp_path / "p.jsonl", [{"id": "m", "masks": [rle]}]))
+    assert report.metrics == {"ciou": 1.0, "giou": 1.0}
+
+
+def test_cli_json_last_line(gold, tmp_path, capsys):
+    preds = write_preds(tmp_path / "p.jsonl", [{"id": k, "answer": answer_for(b)} for k, b in BOXES.items()])
+    assert main(["score", "--task", "rec", "--gold", str(gold), "--pred", str(preds), "--json"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    metrics = json.loads(out[-1])
+    assert metrics == {"acc50": 1.0, "acc75": 1.0, "center_acc": 1.0}
+    assert any(line.startswith("acc50") for line in out[:-1])
+
+
+def test_cli_reports_bad_input_in_one_line(gold, tmp_path, capsys):
+    code = main(["score", "--task", "nope", "--gold", str(gold), "--pred", str(gold)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "unknown task 'nope'; known:" in err and "Traceback" not in err
+
+
+def test_nan_is_written_as_null(tmp_path):
+    gold = tmp_path / "g.jsonl"
+    write_records(gold, [Record("n", "grec", ["x.png"], [SIZE], "<image>\nq", targets=Targets(boxes=[]))])
+    report = score_files("grec", gold, write_preds(tmp_path / "p.jsonl", [{"id": "n", "answer": "<none>"}]))
+    assert math.isnan(report.metrics["t_acc"]) and report.json_metrics()["t_acc"] is None
+    assert report.metrics["n_acc"] == 1.0
