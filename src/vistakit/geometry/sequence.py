@@ -133,8 +133,14 @@ _SPELLINGS: dict[int, list[str]] = {}
 class SequenceGrammar:
     """Encode typed geometry to answer text and decode answer text back, at ``bins`` location bins."""
 
-    def __init__(self, bins: int = 1000) -> None:
+    def __init__(self, bins: int = 1000, mask_points: int = DEFAULT_POINTS, sampler: str = DEFAULT_SAMPLER) -> None:
+        """``bins`` location bins; masks are written with at most ``mask_points`` points chosen by ``sampler``."""
         self.loc = LocationCodec(bins)
+        get_sampler(sampler)  # fail early, listing the known samplers
+        if not isinstance(mask_points, (int, np.integer)) or mask_points < 3:
+            raise ValueError(f"mask_points must be an integer >= 3, got {mask_points!r}")
+        self.mask_points = int(mask_points)
+        self.sampler = sampler
 
     @property
     def bins(self) -> int:
@@ -178,10 +184,11 @@ class SequenceGrammar:
         self,
         mask: Mask,
         transform: ImageTransform | None = None,
-        points: int = DEFAULT_POINTS,
-        sampler: str = DEFAULT_SAMPLER,
+        points: int | None = None,
+        sampler: str | None = None,
     ) -> str:
-        """A binary mask of the original image → ``<mask>…</mask>`` with at most ``points`` points in total.
+        """A binary mask of the original image → ``<mask>…</mask>`` with at most ``points`` points in total
+        (default: the grammar's ``mask_points``, chosen by its ``sampler``).
 
         The contour is traced and sampled at the original resolution, then the chosen points are mapped into
         the model frame by ``transform`` (default: the mask's own size padded to a square, scale 1).
@@ -191,7 +198,7 @@ class SequenceGrammar:
         if (w, h) != transform.original_size:
             raise ValueError(f"mask is {w}x{h}, transform is for {transform.original_size}")
         contours, offset = trace_contours(mask.array, bbox=mask.bbox_hint)
-        rings = get_sampler(sampler)(contours, points)
+        rings = get_sampler(sampler or self.sampler)(contours, points or self.mask_points)
         if not rings:
             return "<none>"
         # The hot loop of data preparation: crop offset, original → model frame and quantisation fused into one

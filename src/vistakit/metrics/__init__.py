@@ -5,7 +5,7 @@ masks H×W bool (numpy, :class:`~vistakit.geometry.Mask` or COCO RLE dicts), poi
 gold values are parallel lists (one entry per sample); a missing prediction is ``None``. Results are fractions,
 not percentages; a metric whose denominator is empty (no samples, no no-target samples, ...) is NaN.
 
-Stable API (engineer A's tasks call these; names do not change) and the ``vistakit score`` names they fill:
+Stable API (the tasks call these; names do not change) and the ``vistakit score`` names they fill:
 
 ================  =================================================  ===========================================
 metric name       function                                           family (file)

@@ -1,4 +1,7 @@
-"""``detection``: every object with its class, as ``<p>label</p><box>…</box>`` per instance.
+"""``detection``: every object of the listed classes, as ``<p>label</p><box>…</box>`` per instance.
+
+The prompt's ``{classes}`` slot lists the classes asked for (comma-separated); objects of other classes are not
+targets.
 
 Targets: N boxes (xyxy, original pixels) and N ``labels``. Predictions carry no scores when parsed from text
 (all instances rank equally; structured predictions may give ``scores``). Scored by COCO-style box AP.
@@ -22,9 +25,9 @@ class Detection(Task):
     name = "detection"
     metric_names = ("ap", "ap50")
     prompt_templates = (
-        "Detect all objects.",
-        "Find every object in the image and give its class and box.",
-        "List the objects in the image with their bounding boxes.",
+        "Detect these classes: {classes}.",
+        "Find every object of class {classes} and give its class and box.",
+        "List the boxes of all objects of these classes: {classes}.",
     )
 
     def build_answer(self, targets: Targets, image_sizes: Sequence[Size], grammar: SequenceGrammar) -> str:

@@ -179,7 +179,8 @@ def convert_coco_instances(
         if crowd:
             meta["crowd"] = crowd
         targets = Targets(boxes=boxes, labels=labels, masks=rles if masks else None)
-        conv.add(split, builder.build("detection", f"coco-{split}-{iid}", [rel], [im.size], targets, meta=meta))
+        slots = {"classes": ", ".join(sorted(set(labels)))}  # the listed classes: those annotated in the image
+        conv.add(split, builder.build("detection", f"coco-{split}-{iid}", [rel], [im.size], targets, slots=slots, meta=meta))
         if masks:
             counts = Counter(labels)
             for box, label, rle, aid in zip(boxes, labels, rles, ann_ids):

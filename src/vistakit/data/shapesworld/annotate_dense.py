@@ -41,11 +41,19 @@ def grounded_caption(ctx: Context) -> Example:
 
 @ANNOTATORS.register("detection")
 def detection(ctx: Context) -> Example:
-    """Every object, labelled with its class (the task's prompts ask for all objects)."""
+    """Every object of the listed classes, labelled with its class. The list holds 1-3 classes: at least one
+    present in the scene, and now and then one that is absent (nothing to find for it)."""
     scene = ctx.scene(shapes=ALL_SHAPES if ctx.rng.random() < 0.2 else SHAPES)
-    idx = reading_order(scene, range(len(scene.objects)))
+    present = sorted({o.shape for o in scene.objects})
+    k = int(ctx.rng.integers(1, min(3, len(present)) + 1))
+    listed = [present[int(i)] for i in ctx.rng.choice(len(present), size=k, replace=False)]
+    absent = [s for s in ALL_SHAPES if s not in present]
+    if absent and ctx.rng.random() < 0.3:
+        listed.append(absent[int(ctx.rng.integers(len(absent)))])
+    listed = sorted(listed)
+    idx = reading_order(scene, [i for i, o in enumerate(scene.objects) if o.shape in listed])
     targets = Targets(boxes=[visible_box(scene, i) for i in idx], labels=[scene.objects[i].shape for i in idx])
-    return Example("detection", [scene], {}, targets)
+    return Example("detection", [scene], {"classes": ", ".join(listed)}, targets)
 
 
 @ANNOTATORS.register("pose")
