@@ -18,6 +18,9 @@ COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
     (("data", "generate"), "vistakit.commands.data_generate", "write a ShapesWorld split in the unified format"),
     (("data", "show"), "vistakit.commands.data_show", "draw samples of a data set with their annotations in a grid"),
     (("score",), "vistakit.commands.score", "score a predictions .jsonl against gold records for one task"),
+    (("train",), "vistakit.commands.train", "train a model from a preset on a data folder (checkpoints, logs, curves)"),
+    (("eval",), "vistakit.commands.evaluate", "run a model over a split, task by task, and print its metrics"),
+    (("predict",), "vistakit.commands.predict", "answer a prompt about images; print and draw the typed results"),
 ]
 
 

@@ -1,0 +1,63 @@
+"""``vistakit train``: train a model from a preset on a data folder (task mixture, checkpoints, logs, curves).
+
+    vistakit train --preset tiny --data data/sw --out runs/tiny steps=2000 batch_size=16 mixture=rec:2
+    vistakit train --preset tiny --data data/sw --out runs/tiny --resume
+
+Trailing ``key=value`` words override training settings (see ``vistakit.train.config.TrainConfig``);
+``model.a.b=value`` overrides the model preset (e.g. ``model.lm.layers=2``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", default=None, help="model preset (default tiny); see vistakit.model.presets")
+    p.add_argument("--data", default=None, help="data folder holding train.jsonl (and val.jsonl for validation)")
+    p.add_argument("--out", default=None, help="output folder: the final model, checkpoints/ and train/ logs")
+    p.add_argument("--tasks", default=None, help="only these comma-separated tasks (default: every task in the data)")
+    p.add_argument(
+        "--config", default=None, help="a JSON file of training settings (e.g. a run's train/train_config.json)"
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the newest checkpoint in --out (with the run's saved settings, then overrides)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar: print a line per logged step instead")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument(
+        "overrides", nargs="*", metavar="key=value", help="training setting overrides; model.* for the model"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..train.config import TrainConfig
+    from ..train.loop import Trainer, describe
+
+    saved = Path(args.out or "", "train", "train_config.json")
+    if args.config:
+        cfg = TrainConfig.load(args.config)
+    elif args.resume and args.out and saved.is_file():
+        cfg = TrainConfig.load(saved)  # resume with the run's own settings unless told otherwise
+    else:
+        cfg = TrainConfig()
+    cli = {"preset": args.preset, "data": args.data, "out": args.out, "tasks": args.tasks}
+    cfg = cfg.with_overrides([f"{k}={v}" for k, v in cli.items() if v is not None] + list(args.overrides))
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    trainer = Trainer(cfg, resume=args.resume, progress=not args.no_progress, echo=args.no_progress)
+    for line in describe(trainer):
+        print(line)
+    result = trainer.run()
+    val = f", val loss {result.val_loss:.4f}" if result.val_loss is not None else ""
+    print(f"trained to step {result.step}: loss {result.loss:.4f}{val}; model in {result.out} "
+          f"(curves: {result.out / 'train' / 'curves.png'})")  # fmt: skip
+    print(f"evaluate it: vistakit eval --data {cfg.data} --checkpoint {result.out} --split {cfg.val_split}")
+    return 0

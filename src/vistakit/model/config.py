@@ -1,0 +1,293 @@
+"""Typed model configuration: the vision tower, the image tokenizer, the language model, and the answer grammar.
+
+Only the *architecture* lives here (sizes, kinds, local weight directories, the location grammar the model
+speaks); training settings live in ``vistakit.train``. A config is a tree of dataclasses that round-trips
+through JSON (:meth:`ModelConfig.to_dict` / :meth:`ModelConfig.from_dict`) and accepts command-line overrides
+written ``"a.b=value"`` (:func:`apply_overrides`).
+
+Frames: the model sees every image resized (longer side) and padded bottom/right onto a ``canvas × canvas``
+square; ``canvas`` must equal ``vision.image_size``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..geometry.sampling import DEFAULT_SAMPLER, get_sampler
+from ..geometry.sequence import MAX_IMAGES
+
+CONFIG_FILE = "config.json"
+VISION_KINDS = ("vit", "hf_clip", "hf_siglip")
+IMAGE_TOKENIZER_KINDS = ("instruction", "projector")
+LM_KINDS = ("llama", "hf")
+
+# Pixel normalisation of the from-scratch ViT and of the CLIP / SigLIP towers (their published statistics).
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
+SIGLIP_MEAN, SIGLIP_STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+
+
+def _choice(value: str, known: tuple[str, ...], what: str) -> None:
+    if value not in known:
+        raise ValueError(f"{what} must be one of {', '.join(known)}; got {value!r}")
+
+
+def _positive(obj: Any, names: Iterable[str], where: str) -> None:
+    for n in names:
+        v = getattr(obj, n)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+            raise ValueError(f"{where}.{n} must be a positive number, got {v!r}")
+
+
+@dataclass
+class VisionConfig:
+    """The vision tower. ``vit``: a ViT trained from scratch with fixed 2-D sin-cos position embeddings;
+    ``hf_clip`` / ``hf_siglip``: a Hugging Face vision tower loaded offline from the local directory ``hf_path``.
+
+    The tower maps ``[N, 3, image_size, image_size]`` to ``[N, (image_size / patch_size)², dim]`` patch features
+    (CLIP's class token is dropped). ``feature_layer`` picks the hidden state of HF towers (-2: the penultimate
+    layer, as LLaVA and VistaLLM do). ``hf_config`` is filled at build time with the HF tower's own config so a
+    saved checkpoint rebuilds without ``hf_path``.
+    """
+
+    kind: str = "vit"
+    image_size: int = 64
+    patch_size: int = 8
+    dim: int = 128
+    depth: int = 4
+    heads: int = 4
+    mlp_ratio: float = 4.0
+    hf_path: str | None = None
+    feature_layer: int = -2
+    image_mean: tuple[float, float, float] = IMAGENET_MEAN
+    image_std: tuple[float, float, float] = IMAGENET_STD
+    hf_config: dict[str, Any] | None = None
+
+    def validate(self, where: str = "vision") -> None:
+        _choice(self.kind, VISION_KINDS, f"{where}.kind")
+        _positive(self, ("image_size", "patch_size", "dim", "depth", "heads", "mlp_ratio"), where)
+        if self.kind == "vit" and self.image_size % self.patch_size:
+            raise ValueError(f"{where}.image_size {self.image_size} must be a multiple of patch_size {self.patch_size}")
+        if self.kind == "vit" and self.dim % self.heads:
+            raise ValueError(f"{where}.dim {self.dim} must be divisible by heads {self.heads}")
+        if self.kind == "vit" and self.dim % 4:
+            raise ValueError(f"{where}.dim {self.dim} must be divisible by 4 (2-D sin-cos position embeddings)")
+        for name in ("image_mean", "image_std"):
+            v = getattr(self, name)
+            if len(v) != 3 or (name == "image_std" and min(v) <= 0):
+                raise ValueError(f"{where}.{name} must be 3 numbers (std > 0), got {v!r}")
+
+    @property
+    def num_patches(self) -> int:
+        """Patch tokens per image (HF towers floor, e.g. SigLIP so400m: 384 px / 14 → 27² = 729)."""
+        return (self.image_size // self.patch_size) ** 2
+
+
+@dataclass
+class ImageTokenizerConfig:
+    """Turns one image's patch features into the tokens the language model reads.
+
+    ``instruction`` (VistaLLM): ``num_queries`` learnable queries, ``depth`` layers of self-attention,
+    cross-attention to [patch features ; instruction embeddings] and an MLP, width ``dim``, ``heads`` heads →
+    ``num_queries`` tokens per image. ``projector`` (ablation): an MLP over every patch → one token per patch.
+    """
+
+    kind: str = "instruction"
+    num_queries: int = 16
+    depth: int = 2
+    heads: int = 4
+    dim: int = 128
+
+    def validate(self, where: str = "image_tokenizer") -> None:
+        _choice(self.kind, IMAGE_TOKENIZER_KINDS, f"{where}.kind")
+        _positive(self, ("num_queries", "depth", "heads", "dim"), where)
+        if self.dim % self.heads:
+            raise ValueError(f"{where}.dim {self.dim} must be divisible by heads {self.heads}")
+
+
+@dataclass
+class LMConfig:
+    """The language model. ``llama``: a ``LlamaForCausalLM`` built from these sizes (random init);
+    ``hf``: a causal LM loaded offline from the local directory ``hf_path`` (sizes then come from its config).
+
+    ``vocab_size`` 0 means "take it from the tokenizer" (:func:`~vistakit.model.modeling.build_model` fills it).
+    ``hf_config`` is filled at build time for ``hf`` so a saved checkpoint rebuilds without ``hf_path``.
+    """
+
+    kind: str = "llama"
+    hidden: int = 256
+    layers: int = 4
+    heads: int = 4
+    intermediate: int = 704
+    max_positions: int = 1024
+    kv_heads: int = 0  # 0: same as heads
+    vocab_size: int = 0
+    hf_path: str | None = None
+    hf_config: dict[str, Any] | None = None
+
+    def validate(self, where: str = "lm") -> None:
+        _choice(self.kind, LM_KINDS, f"{where}.kind")
+        _positive(self, ("hidden", "layers", "heads", "intermediate", "max_positions"), where)
+        if self.kind == "llama" and self.hidden % self.heads:
+            raise ValueError(f"{where}.hidden {self.hidden} must be divisible by heads {self.heads}")
+        if self.kv_heads < 0 or (self.kv_heads and self.heads % self.kv_heads):
+            raise ValueError(f"{where}.kv_heads {self.kv_heads} must be 0 or divide heads {self.heads}")
+        if self.vocab_size < 0:
+            raise ValueError(f"{where}.vocab_size must be >= 0 (0: from the tokenizer), got {self.vocab_size}")
+
+
+@dataclass
+class ModelConfig:
+    """The whole model: parts, the answer grammar it speaks (``bins``, ``mask_points``, ``sampler``), the
+    square ``canvas`` images are fitted onto, the most images one sample may show, and the preset it came from.
+
+    ``image_pad_id`` is the token id of ``<image_pad>`` in the model's tokenizer (-1: not yet known; filled by
+    :func:`~vistakit.model.modeling.build_model` from the tokenizer).
+    """
+
+    vision: VisionConfig = field(default_factory=VisionConfig)
+    image_tokenizer: ImageTokenizerConfig = field(default_factory=ImageTokenizerConfig)
+    lm: LMConfig = field(default_factory=LMConfig)
+    bins: int = 64
+    mask_points: int = 16
+    sampler: str = DEFAULT_SAMPLER
+    canvas: int = 64
+    max_images: int = 4
+    preset: str = "custom"
+    image_pad_id: int = -1
+
+    def validate(self) -> ModelConfig:
+        """Check every field; raises ``ValueError`` naming the field and what was expected. Returns self."""
+        self.vision.validate()
+        self.image_tokenizer.validate()
+        self.lm.validate()
+        if isinstance(self.bins, bool) or not isinstance(self.bins, int) or self.bins < 2:
+            raise ValueError(f"bins must be an integer >= 2, got {self.bins!r}")
+        if isinstance(self.mask_points, bool) or not isinstance(self.mask_points, int) or self.mask_points < 3:
+            raise ValueError(f"mask_points must be an integer >= 3, got {self.mask_points!r}")
+        get_sampler(self.sampler)
+        if self.canvas != self.vision.image_size:
+            raise ValueError(f"canvas {self.canvas} must equal vision.image_size {self.vision.image_size}")
+        if not 1 <= self.max_images <= MAX_IMAGES:
+            raise ValueError(
+                f"max_images must be in 1..{MAX_IMAGES} (the grammar names <img_0>..), got {self.max_images}"
+            )
+        return self
+
+    @property
+    def tokens_per_image(self) -> int:
+        """How many ``<image_pad>`` slots (and image tokens) one image takes in the LM sequence."""
+        if self.image_tokenizer.kind == "projector":
+            return self.vision.num_patches
+        return self.image_tokenizer.num_queries
+
+    # --- JSON ------------------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, obj: Any, where: str = "model config") -> ModelConfig:
+        """Build (and validate) from :meth:`to_dict` output; unknown or mistyped fields raise ``ValueError``."""
+        return _from_dict(cls, obj, where).validate()
+
+
+def _from_dict(cls: type, obj: Any, where: str) -> Any:
+    if not isinstance(obj, dict):
+        raise TypeError(f"{where} must be a JSON object, got {type(obj).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    extra = sorted(set(obj) - names)
+    if extra:
+        raise ValueError(f"{where} has unknown field(s) {extra}; expected some of {sorted(names)}")
+    kwargs = {}
+    for name, value in obj.items():
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[name] = _from_dict(tp, value, f"{where}.{name}")
+        elif name in ("image_mean", "image_std") and isinstance(value, list):
+            kwargs[name] = tuple(float(v) for v in value)
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+# --- "a.b=value" overrides ------------------------------------------------------------------------------------
+def _parse_value(text: str, tp: Any, key: str) -> Any:
+    """Text → a value of the annotated type ``tp`` (int, float, bool, str, optional str, float tuple)."""
+    args = typing.get_args(tp)
+    if text.lower() in ("none", "null") and type(None) in args:
+        return None
+    base = next((a for a in args if a is not type(None)), tp) if args and type(None) in args else tp
+    if typing.get_origin(base) is tuple:
+        parts = [p for p in text.strip("()[] ").split(",") if p.strip()]
+        try:
+            return tuple(float(p) for p in parts)
+        except ValueError:
+            raise ValueError(f"override {key}={text!r}: expected comma-separated numbers") from None
+    if base is bool:
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"override {key}={text!r}: expected true or false")
+    if base in (int, float):
+        try:
+            return base(text)
+        except ValueError:
+            raise ValueError(
+                f"override {key}={text!r}: expected {'an integer' if base is int else 'a number'}"
+            ) from None
+    if base is str:
+        return text
+    raise ValueError(f"override {key}: the field cannot be set from the command line")
+
+
+def apply_overrides(config: ModelConfig, overrides: Iterable[str]) -> ModelConfig:
+    """A copy of ``config`` with ``"a.b=value"`` overrides applied (e.g. ``"lm.layers=2"``), validated."""
+    config = dataclasses.replace(
+        config,
+        vision=dataclasses.replace(config.vision),
+        image_tokenizer=dataclasses.replace(config.image_tokenizer),
+        lm=dataclasses.replace(config.lm),
+    )
+    for item in overrides:
+        if not isinstance(item, str) or "=" not in item:
+            raise ValueError(f"override {item!r} must look like key=value, e.g. lm.layers=2")
+        key, text = item.split("=", 1)
+        path = key.strip().split(".")
+        target: Any = config
+        for part in path[:-1]:
+            if not dataclasses.is_dataclass(target) or part not in {f.name for f in dataclasses.fields(target)}:
+                raise ValueError(
+                    f"override {key!r}: {part!r} is not a section; sections are vision, image_tokenizer, lm"
+                )
+            target = getattr(target, part)
+        if not dataclasses.is_dataclass(target):
+            raise ValueError(f"override {key!r}: {path[-2]!r} is not a section")
+        fields = {f.name for f in dataclasses.fields(target)}
+        name = path[-1]
+        if name not in fields or dataclasses.is_dataclass(getattr(target, name)):
+            raise ValueError(f"override {key!r}: unknown field {name!r}; known: {', '.join(sorted(fields))}")
+        setattr(target, name, _parse_value(text.strip(), typing.get_type_hints(type(target))[name], key))
+    return config.validate()
+
+
+def read_config(path: str | Path) -> ModelConfig:
+    """The :class:`ModelConfig` in a checkpoint directory's ``config.json`` (validated)."""
+    file = Path(path) / CONFIG_FILE
+    if not file.is_file():
+        raise FileNotFoundError(f"{path} is not a vistakit checkpoint: no {CONFIG_FILE}")
+    try:
+        obj = json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{file}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    return ModelConfig.from_dict(obj, where=str(file))

@@ -1,0 +1,263 @@
+"""Engine: batched generation (greedy or beam search) with a KV cache, constrained location spans, and a
+confidence for every location token.
+
+The prompt (images included) is run once through the LM with ``inputs_embeds``; later steps feed only the new
+token and reuse ``past_key_values`` (``use_cache=False`` re-runs the whole sequence each step: slower, for
+checking). Greedy is beam search with one beam. A token's score is its softmax probability under the model
+(before the constraint mask); ``loc_scores`` are the scores of the ``<loc_k>`` tokens, in order.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..data.record import Record, VisualPrompt
+from ..tasks import Prediction
+from .constraints import FREE, LocationConstraint, State
+from .modeling import VistaModel
+from .processor import VistaBatch, VistaProcessor
+
+_TAG_RE = re.compile(r"<[^<>\s]{1,24}>")
+_SPAN_KIND = {"<box>": "box", "<point>": "point", "<mask>": "mask", "<kps>": "keypoints"}
+_SPAN_CLOSE = {"</box>", "</point>", "</mask>", "</kps>"}
+
+
+@dataclass
+class GenerationResult:
+    """One generated answer: ``text`` (grammar text, special tokens dropped), ``token_ids`` (without ``</s>``),
+    ``token_scores`` (softmax probability of each of them), ``loc_scores`` (those of the ``<loc_k>`` tokens, in
+    order) and ``score`` (the sequence log-probability the search ranked by, length-normalised for beams)."""
+
+    text: str
+    token_ids: list[int] = field(default_factory=list)
+    token_scores: list[float] = field(default_factory=list)
+    loc_scores: list[float] = field(default_factory=list)
+    score: float = 0.0
+
+
+def span_scores(text: str, loc_scores: Sequence[float]) -> list[tuple[str, float]]:
+    """``(kind, confidence)`` per location span of ``text`` (box, point, mask, keypoints) in order: the mean
+    score of the span's location tokens. ``loc_scores`` must be one per ``<loc_k>`` in ``text``."""
+    out: list[tuple[str, float]] = []
+    k, kind, cur = 0, None, []
+    for tag in _TAG_RE.findall(text):
+        if tag.startswith("<loc_"):
+            if kind is not None and k < len(loc_scores):
+                cur.append(loc_scores[k])
+            k += 1
+        elif tag in _SPAN_KIND:
+            kind, cur = _SPAN_KIND[tag], []
+        elif tag in _SPAN_CLOSE and kind is not None:
+            out.append((kind, sum(cur) / len(cur) if cur else 0.0))
+            kind = None
+    return out
+
+
+class _Runner:
+    """Holds the decoding state of the LM (a KV cache, or the full embedded sequence without one)."""
+
+    def __init__(self, model: VistaModel, batch: VistaBatch, use_cache: bool) -> None:
+        self.model, self.use_cache = model, use_cache
+        self.mask = batch["attention_mask"]
+        self.embeds = model.embed(batch["pixel_values"], batch["image_to_sample"], batch["input_ids"],
+                                  batch["instruction_ids"], batch["instruction_mask"])  # fmt: skip
+        self.past = None
+
+    def _run(self) -> torch.Tensor:
+        out = self.model.lm(inputs_embeds=self.embeds, attention_mask=self.mask,
+                            position_ids=self.model.position_ids(self.mask), use_cache=self.use_cache)  # fmt: skip
+        self.past = out.past_key_values if self.use_cache else None
+        return out.logits[:, -1]
+
+    def prefill(self) -> torch.Tensor:
+        """Logits [B, V] for the first new token."""
+        return self._run()
+
+    def expand(self, k: int) -> None:
+        """Repeat every row ``k`` times (one per beam)."""
+        self.reorder(torch.arange(self.mask.shape[0], device=self.mask.device).repeat_interleave(k))
+
+    def reorder(self, rows: torch.Tensor) -> None:
+        self.mask = self.mask[rows]
+        if self.use_cache:
+            self.past.reorder_cache(rows)
+        else:
+            self.embeds = self.embeds[rows]
+
+    def advance(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Append ``tokens`` [R] and return the logits [R, V] for the next one."""
+        self.mask = torch.cat([self.mask, self.mask.new_ones(self.mask.shape[0], 1)], 1)
+        if self.use_cache:
+            out = self.model.step(tokens[:, None], self.mask, self.past)
+            self.past = out.past_key_values
+            return out.logits[:, -1]
+        new = self.model.lm.get_input_embeddings()(tokens[:, None]).to(self.embeds.dtype)
+        self.embeds = torch.cat([self.embeds, new], 1)
+        return self._run()
+
+
+class Engine:
+    """Generation for a model and its processor. ``device``: where to run (default: the model's)."""
+
+    def __init__(self, model: VistaModel, processor: VistaProcessor, device: str | torch.device | None = None) -> None:
+        self.model, self.processor = model, processor
+        self.device = torch.device(device) if device is not None else next(model.parameters()).device
+        tok = processor.tokenizer
+        self.eos_id, self.pad_id = int(tok.eos_token_id), int(tok.pad_token_id)
+        self.loc_ids = {int(tok.convert_tokens_to_ids(f"<loc_{k}>")) for k in range(model.config.bins)}
+        self.constraint = LocationConstraint(tok, model.config.lm.vocab_size, model.config.bins,
+                                             model.config.mask_points, self.eos_id)  # fmt: skip
+
+    def generate(
+        self,
+        images: Sequence[Sequence[Any]],
+        prompts: Sequence[str],
+        visual_prompts: Sequence[Sequence[VisualPrompt]] | None = None,
+        **gen: Any,
+    ) -> list[GenerationResult]:
+        """Answers for B samples (``images[b]`` a list of the sample's images, ``prompts[b]`` with one
+        ``<image>`` each). ``gen``: see :meth:`generate_batch`."""
+        batch = self.processor(images, prompts, visual_prompts=visual_prompts, padding_side="left")
+        return self.generate_batch(batch, **gen)
+
+    @torch.no_grad()
+    def generate_batch(
+        self,
+        batch: VistaBatch,
+        max_new_tokens: int = 128,
+        num_beams: int = 1,
+        constrained: bool = True,
+        use_cache: bool = True,
+        length_penalty: float = 1.0,
+    ) -> list[GenerationResult]:
+        """Generate from a processed, left-padded batch (no answers). Stops at ``</s>`` or ``max_new_tokens``
+        (or the LM's ``max_positions``). ``constrained``: allow only well-formed location spans."""
+        if not isinstance(num_beams, int) or num_beams < 1:
+            raise ValueError(f"num_beams must be a positive integer, got {num_beams!r}")
+        if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
+        mask = batch["attention_mask"]
+        if bool((mask[:, -1] == 0).any()):
+            raise ValueError(
+                "generation needs a left-padded batch: call the processor without answers or with padding_side='left'"
+            )
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            return self._search(
+                batch.to(self.device), max_new_tokens, num_beams, constrained, use_cache, length_penalty
+            )
+        finally:
+            self.model.train(was_training)
+
+    def _search(
+        self, batch: VistaBatch, max_new: int, k: int, constrained: bool, use_cache: bool, alpha: float
+    ) -> list[GenerationResult]:
+        b, t = batch["input_ids"].shape
+        max_new = min(max_new, self.model.config.lm.max_positions - t)
+        runner = _Runner(self.model, batch, use_cache)
+        logits = runner.prefill()
+        if k > 1:
+            runner.expand(k)
+            logits = logits.repeat_interleave(k, 0)
+        rows = b * k
+        dev = logits.device
+        scores = torch.zeros(b, k, device=dev, dtype=torch.float64)
+        scores[:, 1:] = -math.inf  # all beams start identical: expand from the first only
+        scores = scores.view(-1)
+        finished = torch.zeros(rows, dtype=torch.bool, device=dev)
+        states: list[State] = [FREE] * rows
+        ids: list[list[int]] = [[] for _ in range(rows)]
+        probs: list[list[float]] = [[] for _ in range(rows)]
+        vocab = logits.shape[-1]
+        for _ in range(max(0, max_new)):
+            if logits.dtype in (torch.float16, torch.bfloat16):
+                logits = logits.float()  # softmax and beam sums in at least float32
+            p_model = logits.softmax(-1)
+            if constrained:
+                allowed = torch.stack([self.constraint.mask(s, dev) for s in states])
+                logits = logits.masked_fill(~allowed, -math.inf)
+            logp = logits.log_softmax(-1)
+            logp[finished] = -math.inf
+            logp[finished, self.pad_id] = 0.0  # a finished beam only continues with padding, at no cost
+            top, idx = (scores[:, None] + logp.to(scores.dtype)).view(b, k * vocab).topk(k, dim=1)
+            src = (torch.arange(b, device=dev)[:, None] * k + idx // vocab).view(-1)
+            tok = (idx % vocab).view(-1)
+            scores = top.view(-1)
+            src_l, tok_l, fin_l = src.tolist(), tok.tolist(), finished.tolist()
+            p_l = p_model[src, tok].tolist()
+            new_ids, new_probs, new_states = [], [], []
+            for r in range(rows):
+                s, w = src_l[r], tok_l[r]
+                done_before = fin_l[s]
+                new_ids.append(ids[s] if done_before else ids[s] + [w])
+                new_probs.append(probs[s] if done_before else probs[s] + [p_l[r]])
+                new_states.append(states[s] if done_before else self.constraint.advance(states[s], w))
+            ids, probs, states = new_ids, new_probs, new_states
+            finished = finished[src] | (tok == self.eos_id)
+            if bool(finished.all()):
+                break
+            if k > 1:
+                runner.reorder(src)
+            logits = runner.advance(tok)
+        return [self._result(ids, probs, scores, r * k, k, alpha) for r in range(b)]
+
+    def _result(self, ids, probs, scores, first: int, k: int, alpha: float) -> GenerationResult:
+        """The best of rows ``first .. first + k`` (length-normalised score when beams compete)."""
+
+        def norm(r: int) -> float:
+            s = float(scores[r])
+            return s / max(1, len(ids[r])) ** alpha if k > 1 else s
+
+        best = max(range(first, first + k), key=norm)
+        seq, pr = ids[best], probs[best]
+        if seq and seq[-1] == self.eos_id:
+            seq, pr = seq[:-1], pr[:-1]
+        locs = [p for i, p in zip(seq, pr) if i in self.loc_ids]
+        return GenerationResult(self.processor.decode(seq), list(seq), list(pr), locs, norm(best))
+
+    # --- typed predictions ------------------------------------------------------------------------------------
+    def predict(
+        self,
+        images: Sequence[Sequence[Any]],
+        prompts: Sequence[str],
+        tasks: Sequence[str],
+        visual_prompts: Sequence[Sequence[VisualPrompt]] | None = None,
+        **gen: Any,
+    ) -> list[tuple[GenerationResult, Prediction]]:
+        """Generate, then parse each answer with its task into a :class:`Prediction` in original pixels.
+        ``Prediction.scores`` gets one confidence per box (or mask) when they match the answer's spans."""
+        if len(tasks) != len(prompts):
+            raise ValueError(f"got {len(tasks)} task names for {len(prompts)} prompts; expected one each")
+        batch = self.processor(images, prompts, visual_prompts=visual_prompts, padding_side="left")
+        results = self.generate_batch(batch, **gen)
+        out = []
+        for res, task, sizes in zip(results, tasks, batch.image_sizes):
+            pred = self.processor.postprocess(res.text, task, sizes)
+            attach_scores(pred, res)
+            out.append((res, pred))
+        return out
+
+    def predict_records(self, records: Iterable[Record], **gen: Any) -> list[tuple[GenerationResult, Prediction]]:
+        """:meth:`predict` over records (their images, prompts, visual prompts and task names)."""
+        records = list(records)
+        return self.predict([r.image_paths() for r in records], [r.prompt for r in records],
+                            [r.task for r in records], [r.visual_prompts for r in records], **gen)  # fmt: skip
+
+
+def attach_scores(pred: Prediction, result: GenerationResult) -> None:
+    """Set ``pred.scores`` from the answer's span confidences when the prediction has exactly one box per box
+    span (or one mask per mask span); otherwise leave it unscored."""
+    spans = span_scores(result.text, result.loc_scores)
+    for kind, n in (("box", len(pred.boxes)), ("mask", len(pred.masks))):
+        s = [c for kd, c in spans if kd == kind]
+        if n and len(s) == n:
+            pred.scores = np.asarray(s, np.float64)
+            return

@@ -1,0 +1,264 @@
+"""VistaModel: vision tower → image tokenizer → language model, composed from injected parts (SAM style).
+
+Sequence layout: each image occupies ``T_img`` consecutive ``<image_pad>`` slots in ``input_ids`` (the processor
+writes ``<img_k>`` then the slots for each ``<image>`` in the prompt). :meth:`VistaModel.embed` replaces the
+embeddings at those slots, in row-major order, by each image's tokens; images are therefore ordered by sample,
+then by slot order within a sample (``image_to_sample`` is non-decreasing).
+
+Checkpoints are a directory: ``config.json`` (the :class:`ModelConfig`, including the HF configs of pretrained
+parts), ``model.safetensors`` and the tokenizer files. Loading is offline and never unpickles.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_model, save_model
+from torch import nn
+
+from .config import CONFIG_FILE, ModelConfig, read_config
+from .image_tokenizer import build_image_tokenizer
+from .language import build_language_model
+from .packing import plan_packing
+from .text_tokenizer import IMAGE_PAD, check_tokenizer
+from .vision import build_vision
+
+WEIGHTS_FILE = "model.safetensors"
+IGNORE_INDEX = -100
+PACK_BELOW = 0.8  # pack when under 80% of the [B, T] positions are real tokens
+# Files a checkpoint directory may hold: save_pretrained refuses to replace a folder holding anything else.
+_CHECKPOINT_FILES = (CONFIG_FILE, WEIGHTS_FILE, "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                     "added_tokens.json", "chat_template.jinja", "tokenizer.model", "vocab.json", "merges.txt")  # fmt: skip
+
+
+@dataclass
+class VistaOutput:
+    """``loss``: mean next-token cross-entropy over label positions != -100 (``None`` without labels);
+    ``logits`` FloatTensor [B, T, V]; ``past_key_values``: the LM cache when ``use_cache``."""
+
+    loss: torch.Tensor | None
+    logits: torch.Tensor
+    past_key_values: Any = None
+
+
+class VistaModel(nn.Module):
+    """The model. ``config.image_pad_id`` (the ``<image_pad>`` token id) must be set (see :func:`build_model`)."""
+
+    def __init__(self, config: ModelConfig, vision: nn.Module, image_tokenizer: nn.Module, lm: nn.Module) -> None:
+        super().__init__()
+        config.validate()
+        if config.image_pad_id < 0 or config.lm.vocab_size <= 0:
+            raise ValueError(
+                "config.image_pad_id / lm.vocab_size are unset; build the model with build_model(config, tokenizer)"
+            )
+        self.config = config
+        self.vision = vision
+        self.image_tokenizer = image_tokenizer
+        self.lm = lm
+
+    @property
+    def tokens_per_image(self) -> int:
+        return self.config.tokens_per_image
+
+    # --- embedding ---------------------------------------------------------------------------------------------
+    def encode_images(
+        self,
+        pixel_values: torch.Tensor,
+        image_to_sample: torch.Tensor,
+        instruction_ids: torch.Tensor,
+        instruction_mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """Images ``[N_img, 3, S, S]`` (+ their samples' instructions ``[B, L]``) → ``[N_img, T_img, H]`` tokens."""
+        embed = self.lm.get_input_embeddings()
+        instruction = embed(instruction_ids)[image_to_sample]
+        mask = instruction_mask.bool()[image_to_sample]
+        dtype = next(self.vision.parameters()).dtype
+        patches = self.vision(pixel_values.to(dtype))
+        return self.image_tokenizer(patches, instruction.to(patches.dtype), mask)
+
+    def embed(
+        self,
+        pixel_values: torch.Tensor,
+        image_to_sample: torch.Tensor,
+        input_ids: torch.Tensor,
+        instruction_ids: torch.Tensor,
+        instruction_mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """``inputs_embeds`` [B, T, H]: token embeddings with the ``<image_pad>`` slots filled by image tokens."""
+        b = input_ids.shape[0]
+        n_img = pixel_values.shape[0]
+        if image_to_sample.shape != (n_img,):
+            raise ValueError(f"image_to_sample must be [N_img] = [{n_img}], got {list(image_to_sample.shape)}")
+        if instruction_ids.shape[0] != b or instruction_mask.shape != instruction_ids.shape:
+            raise ValueError(f"instruction_ids / instruction_mask must be [B={b}, L] each, got "
+                             f"{list(instruction_ids.shape)} / {list(instruction_mask.shape)}")  # fmt: skip
+        slots = input_ids == self.config.image_pad_id
+        per_row = slots.sum(1)
+        if n_img:
+            if int(image_to_sample.min()) < 0 or int(image_to_sample.max()) >= b:
+                raise ValueError(
+                    f"image_to_sample values must be sample indices in 0..{b - 1}, got {image_to_sample.tolist()}"
+                )
+            if bool((image_to_sample[1:] < image_to_sample[:-1]).any()):
+                raise ValueError(
+                    f"images must be ordered by sample (image_to_sample non-decreasing), got {image_to_sample.tolist()}"
+                )
+        expected = torch.bincount(image_to_sample, minlength=b)[:b] * self.tokens_per_image
+        if not torch.equal(per_row, expected.to(per_row.device)):
+            bad = int((per_row != expected.to(per_row.device)).nonzero()[0, 0])
+            raise ValueError(
+                f"sample {bad} has {int(per_row[bad])} <image_pad> slots but {int(expected[bad]) // self.tokens_per_image} "
+                f"image(s) × {self.tokens_per_image} tokens = {int(expected[bad])}; write one <image> per image in the prompt"
+            )
+        embeds = self.lm.get_input_embeddings()(input_ids)
+        if n_img:
+            tokens = self.encode_images(pixel_values, image_to_sample, instruction_ids, instruction_mask)
+            embeds = embeds.masked_scatter(slots.unsqueeze(-1), tokens.to(embeds.dtype).reshape(-1, embeds.shape[-1]))
+        return embeds
+
+    @staticmethod
+    def position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
+        """Positions counting only attended tokens, so left padding does not shift them: [B, T]."""
+        return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+
+    # --- forward -----------------------------------------------------------------------------------------------
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        image_to_sample: torch.Tensor,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        instruction_ids: torch.Tensor,
+        instruction_mask: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        use_cache: bool = False,
+        pack: bool | None = None,
+    ) -> VistaOutput:
+        """``pixel_values`` FloatTensor [N_img, 3, S, S]; ``image_to_sample`` LongTensor [N_img]; ``input_ids``,
+        ``attention_mask`` [B, T]; ``instruction_ids``, ``instruction_mask`` [B, L]; ``labels`` [B, T] aligned with
+        ``input_ids`` (the loss predicts ``labels[:, t + 1]`` from position ``t``; -100 is ignored).
+
+        ``pack``: run the LM on the real tokens packed into fewer rows (:mod:`.packing`; same result, less
+        compute on padding). ``None``: pack when less than ``PACK_BELOW`` of the batch is real tokens and no
+        cache is asked for. Packed logits at padding positions are zeros."""
+        if input_ids.ndim != 2 or attention_mask.shape != input_ids.shape:
+            raise ValueError(
+                f"input_ids and attention_mask must both be [B, T], got {list(input_ids.shape)} / {list(attention_mask.shape)}"
+            )
+        if labels is not None and labels.shape != input_ids.shape:
+            raise ValueError(f"labels must be [B, T] = {list(input_ids.shape)}, got {list(labels.shape)}")
+        embeds = self.embed(pixel_values, image_to_sample, input_ids, instruction_ids, instruction_mask)
+        positions = self.position_ids(attention_mask)
+        if pack is None:  # worth it once a good part of the batch is padding; a cache needs the padded layout
+            pack = not use_cache and float(attention_mask.float().mean()) < PACK_BELOW
+        past = None
+        if pack:
+            plan = plan_packing(attention_mask)
+            real = attention_mask.bool()
+            out = self.lm(
+                inputs_embeds=plan.gather(embeds[real]),
+                attention_mask=plan.attention_mask(embeds.dtype),
+                position_ids=plan.gather(positions[real]),
+                use_cache=False,
+            )
+            logits = out.logits.new_zeros((*input_ids.shape, out.logits.shape[-1]))
+            logits[real] = plan.scatter(out.logits)
+        else:
+            out = self.lm(
+                inputs_embeds=embeds, attention_mask=attention_mask, position_ids=positions, use_cache=use_cache
+            )
+            logits, past = out.logits, (out.past_key_values if use_cache else None)
+        loss = None
+        if labels is not None:
+            target = labels[:, 1:]
+            if bool((target != IGNORE_INDEX).any()):
+                loss = F.cross_entropy(
+                    logits[:, :-1].float().reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=IGNORE_INDEX
+                )
+            else:  # nothing to predict: a zero that still carries the graph
+                loss = logits.sum() * 0.0
+        return VistaOutput(loss, logits, past)
+
+    def step(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, past_key_values: Any) -> VistaOutput:
+        """One cached decoding step: new ``input_ids`` [B, 1] (text tokens only), ``attention_mask`` [B, past + 1]."""
+        pos = self.position_ids(attention_mask)[:, -input_ids.shape[1] :]
+        out = self.lm(input_ids=input_ids, attention_mask=attention_mask, position_ids=pos,
+                      past_key_values=past_key_values, use_cache=True)  # fmt: skip
+        return VistaOutput(None, out.logits, out.past_key_values)
+
+    # --- checkpoints ---------------------------------------------------------------------------------------------
+    def save_pretrained(self, path: str | Path, processor: Any | None = None) -> Path:
+        """Write ``config.json`` + ``model.safetensors`` (+ the processor's tokenizer files) to ``path``, atomically:
+        everything is written to a temporary sibling folder, then renamed into place, so a crash leaves either
+        the old checkpoint or the new one. A folder holding other files is refused (never clobbered)."""
+        path = Path(path)
+        if path.exists():
+            foreign = [p.name for p in path.iterdir()] if path.is_dir() else [path.name]
+            foreign = [n for n in foreign if n not in _CHECKPOINT_FILES]
+            if foreign:
+                raise ValueError(f"{path} exists and holds files that are not a checkpoint's ({foreign[:3]}); "
+                                 f"save into an empty or new folder")  # fmt: skip
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+        try:
+            (tmp / CONFIG_FILE).write_text(self.config.to_json() + "\n", encoding="utf-8")
+            save_model(self, str(tmp / WEIGHTS_FILE), metadata={"format": "pt", "vistakit": "1"})
+            if processor is not None:
+                processor.tokenizer.save_pretrained(str(tmp))
+            if path.exists():
+                old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old-"))
+                os.replace(path, old / path.name)
+                os.replace(tmp, path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        return path
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, map_location: str | torch.device = "cpu") -> VistaModel:
+        """Load a checkpoint directory offline (``config.json`` + ``model.safetensors``; never pickle)."""
+        path = Path(path)
+        config = read_config(path)
+        weights = path / WEIGHTS_FILE
+        if not weights.is_file():
+            raise FileNotFoundError(f"{path} is not a vistakit checkpoint: no {WEIGHTS_FILE}")
+        model = build_model(config, load_weights=False)
+        missing, unexpected = load_model(model, str(weights), strict=False)
+        if missing or unexpected:
+            raise ValueError(f"{weights} does not match its config.json: missing {sorted(missing)[:5]}, "
+                             f"unexpected {sorted(unexpected)[:5]}")  # fmt: skip
+        return model.to(map_location).eval()
+
+
+def build_model(config: ModelConfig, tokenizer: Any | None = None, load_weights: bool = True) -> VistaModel:
+    """Build the parts named by ``config`` and compose them.
+
+    ``tokenizer`` (a transformers tokenizer with the vista tokens, see :mod:`.text_tokenizer`) sets the vocab
+    size and ``image_pad_id``; without it they must already be in ``config`` (a loaded checkpoint).
+    ``load_weights``: load pretrained HF parts from their ``hf_path`` (False: random init from stored configs).
+    The model owns a deep copy of ``config`` with HF sizes filled in.
+    """
+    config = copy.deepcopy(config).validate()
+    if tokenizer is not None:
+        check_tokenizer(tokenizer, config.bins)
+        config.lm.vocab_size = len(tokenizer)
+        config.image_pad_id = int(tokenizer.convert_tokens_to_ids(IMAGE_PAD))
+    if config.lm.vocab_size <= 0 or config.image_pad_id < 0:
+        raise ValueError("no tokenizer given and the config has no vocab_size / image_pad_id; pass the tokenizer")
+    vision = build_vision(config.vision, load_weights)
+    if config.vision.image_size != config.canvas:
+        config.canvas = config.vision.image_size  # an HF tower fixes its input size
+    lm = build_language_model(config.lm, config.lm.vocab_size, load_weights)
+    image_tokenizer = build_image_tokenizer(config.image_tokenizer, config.vision.dim, config.lm.hidden)
+    return VistaModel(config, vision, image_tokenizer, lm)

@@ -1,0 +1,260 @@
+"""VistaProcessor: images + prompts (+ answers) → model inputs, and model text → typed predictions.
+
+Images: each is resized (longer side) and padded bottom/right onto the ``canvas`` with
+``ImageTransform.fit((w, h), canvas)``, so a normalised model coordinate equals ``original px / max(w, h)``:
+the same convention as the records' answers. Each transform is kept on the batch (``batch.transforms``).
+
+Prompt text: the k-th ``<image>`` becomes ``<img_k>`` followed by ``T_img`` ``<image_pad>`` slots; each
+``<region>`` becomes its visual prompt written in the grammar in the model frame (``<box>…</box>``,
+``<point>…</point>`` or ``<mask>…</mask>``, prefixed by ``<img_k>`` when the sample shows several images).
+The LM sequence is ``<s> prompt ANSWER_PREFIX answer </s>``; ``instruction_ids`` are the prompt without image
+slots (what the instruction-guided image tokenizer reads).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..data.record import IMAGE_PLACEHOLDER, REGION_PLACEHOLDER, Record, VisualPrompt
+from ..geometry import Boxes, ImageTransform, Mask, Points, SequenceGrammar
+from ..tasks import Prediction, get_task
+from .config import ModelConfig, read_config
+from .text_tokenizer import IMAGE_PAD, load_tokenizer
+
+ImageLike = Image.Image | np.ndarray | str | Path
+ANSWER_PREFIX = "\nAnswer:"
+IGNORE_INDEX = -100
+MODEL_INPUTS = ("pixel_values", "image_to_sample", "input_ids", "attention_mask", "instruction_ids", "instruction_mask")
+
+
+class VistaBatch(dict):
+    """The model inputs as a dict (``model(**batch)``; ``labels`` too when answers were given), plus per-sample
+    ``transforms`` (one :class:`ImageTransform` per image) and ``image_sizes`` ((W, H) per image, original)."""
+
+    def __init__(self, tensors: dict[str, torch.Tensor], transforms: list[list[ImageTransform]]) -> None:
+        super().__init__(tensors)
+        self.transforms = transforms
+
+    @property
+    def image_sizes(self) -> list[list[tuple[int, int]]]:
+        return [[t.original_size for t in ts] for ts in self.transforms]
+
+    def to(self, device: str | torch.device) -> VistaBatch:
+        return VistaBatch({k: v.to(device) for k, v in self.items()}, self.transforms)
+
+
+def to_rgb_array(image: ImageLike, where: str = "image") -> np.ndarray:
+    """A PIL image, a path, or an H×W×3 (or H×W) uint8 array → an H×W×3 uint8 RGB array."""
+    if isinstance(image, (str, Path)):
+        if not Path(image).is_file():
+            raise FileNotFoundError(f"{where}: no image file at {image}")
+        with Image.open(image) as im:
+            return np.asarray(im.convert("RGB"))
+    if isinstance(image, Image.Image):
+        return np.asarray(image.convert("RGB"))
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8:
+            raise TypeError(f"{where}: expected a uint8 array, got dtype {image.dtype}")
+        if image.ndim == 2:
+            return np.repeat(image[:, :, None], 3, axis=2)
+        if image.ndim == 3 and image.shape[2] in (3, 4) and min(image.shape[:2]) > 0:
+            return np.ascontiguousarray(image[:, :, :3])
+        raise ValueError(f"{where}: expected an H×W×3 array, got shape {image.shape}")
+    raise TypeError(f"{where}: expected a PIL image, a path or a uint8 numpy array, got {type(image).__name__}")
+
+
+class VistaProcessor:
+    """Tokenizer + image preparation + answer grammar of one model configuration."""
+
+    def __init__(self, tokenizer: Any, config: ModelConfig) -> None:
+        self.tokenizer = tokenizer
+        self.config = config
+        self.grammar = SequenceGrammar(config.bins, config.mask_points, config.sampler)
+        self.tokens_per_image = config.tokens_per_image
+        self.image_pad_id = int(tokenizer.convert_tokens_to_ids(IMAGE_PAD))
+        for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
+            if getattr(tokenizer, name) is None:
+                raise ValueError(
+                    f"the tokenizer has no {name[:-9]} token; build it with train_tokenizer / add_vista_tokens"
+                )
+        self._mean = np.asarray(config.vision.image_mean, np.float32) * 255
+        self._std = np.asarray(config.vision.image_std, np.float32) * 255
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path) -> VistaProcessor:
+        """The processor of a checkpoint directory (its tokenizer files and ``config.json``)."""
+        return cls(load_tokenizer(path), read_config(path))
+
+    # --- images --------------------------------------------------------------------------------------------
+    def prepare_image(self, image: ImageLike, where: str = "image") -> tuple[torch.Tensor, ImageTransform]:
+        """One image → normalised FloatTensor [3, S, S] on the canvas (model frame) and its transform."""
+        arr = to_rgb_array(image, where)
+        h, w = arr.shape[:2]
+        t = ImageTransform.fit((w, h), self.config.canvas)
+        canvas = t.image_to_model(arr).astype(np.float32)
+        return torch.from_numpy(((canvas - self._mean) / self._std).transpose(2, 0, 1).copy()), t
+
+    # --- prompts -------------------------------------------------------------------------------------------
+    def expand_prompt(
+        self,
+        prompt: str,
+        transforms: Sequence[ImageTransform],
+        visual_prompts: Sequence[VisualPrompt] = (),
+        where: str = "prompt",
+    ) -> tuple[str, str]:
+        """(LM text with image slots, instruction text without them) for one sample."""
+        if not isinstance(prompt, str):
+            raise TypeError(f"{where} must be a string, got {type(prompt).__name__}")
+        n_img, n_reg = prompt.count(IMAGE_PLACEHOLDER), prompt.count(REGION_PLACEHOLDER)
+        if n_img != len(transforms):
+            raise ValueError(f"{where} has {n_img} {IMAGE_PLACEHOLDER} placeholder(s) for {len(transforms)} image(s); "
+                             f"expected one per image")  # fmt: skip
+        if n_reg != len(visual_prompts):
+            raise ValueError(f"{where} has {n_reg} {REGION_PLACEHOLDER} placeholder(s) for {len(visual_prompts)} "
+                             f"visual prompt(s); expected one per visual prompt")  # fmt: skip
+        pieces = prompt.split(REGION_PLACEHOLDER)
+        regions = [
+            self.encode_region(vp, transforms, f"{where} visual prompt {i}") for i, vp in enumerate(visual_prompts)
+        ]
+        text = pieces[0] + "".join(r + p for r, p in zip(regions, pieces[1:]))
+        parts = text.split(IMAGE_PLACEHOLDER)
+        slots = IMAGE_PAD * self.tokens_per_image
+        lm_text = parts[0] + "".join(f"{SequenceGrammar.encode_image(k)}{slots}{p}" for k, p in enumerate(parts[1:]))
+        return lm_text, "".join(parts).strip()
+
+    def encode_region(
+        self, vp: VisualPrompt, transforms: Sequence[ImageTransform], where: str = "visual prompt"
+    ) -> str:
+        """A visual prompt (original pixels of image ``vp.image``) → grammar text in the model frame."""
+        if not 0 <= vp.image < len(transforms):
+            raise ValueError(f"{where} is on image {vp.image}, but the sample has {len(transforms)} image(s)")
+        t = transforms[vp.image]
+        head = SequenceGrammar.encode_image(vp.image) if len(transforms) > 1 else ""
+        if vp.type == "box" and vp.box is not None:
+            return head + self.grammar.encode_boxes(t.to_model(Boxes([vp.box], t.original_space).clip()))
+        if vp.type == "point" and vp.point is not None:
+            xy = np.clip(np.asarray(vp.point, np.float64), 0, t.original_size)
+            return head + self.grammar.encode_points(t.to_model(Points([xy], t.original_space)))
+        if vp.type == "mask" and vp.mask is not None:
+            return head + self.grammar.encode_mask(Mask.from_rle(vp.mask), t)
+        raise ValueError(f"{where} of type {vp.type!r} has no {vp.type} value")
+
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
+
+    # --- batches -------------------------------------------------------------------------------------------
+    def __call__(
+        self,
+        images: Sequence[Sequence[ImageLike]],
+        prompts: Sequence[str],
+        answers: Sequence[str] | None = None,
+        visual_prompts: Sequence[Sequence[VisualPrompt]] | None = None,
+        padding_side: str | None = None,
+        max_length: int | None = None,
+        truncation: bool = False,
+    ) -> VistaBatch:
+        """A batch of B samples: ``images[b]`` the sample's images (0..max_images), ``prompts[b]`` with one
+        ``<image>`` per image, optional ``answers[b]`` (grammar text) and ``visual_prompts[b]``.
+
+        Padding is right with answers (training), left without (generation) unless ``padding_side`` says.
+        ``labels`` (with answers) are -100 on the prompt and padding. Sequences longer than ``max_length``
+        (default ``lm.max_positions``) raise, or with ``truncation`` lose the end of their answer.
+        """
+        b = len(prompts)
+        if isinstance(prompts, str) or b == 0:
+            raise ValueError("prompts must be a non-empty list of strings (one per sample)")
+        if len(images) != b or (answers is not None and len(answers) != b):
+            raise ValueError(f"got {b} prompts, {len(images)} image lists and "
+                             f"{'no' if answers is None else len(answers)} answers; expected one of each per sample")  # fmt: skip
+        if visual_prompts is not None and len(visual_prompts) != b:
+            raise ValueError(f"got {len(visual_prompts)} visual-prompt lists for {b} prompts")
+        side = padding_side or ("right" if answers is not None else "left")
+        if side not in ("left", "right"):
+            raise ValueError(f"padding_side must be 'left' or 'right', got {side!r}")
+        max_length = max_length or self.config.lm.max_positions
+        pixels, owner, transforms, seqs, labels, instr = [], [], [], [], [], []
+        for i in range(b):
+            if isinstance(images[i], (Image.Image, np.ndarray, str, Path)):
+                raise TypeError(
+                    f"images[{i}] must be a list of the sample's images, got a single {type(images[i]).__name__}"
+                )
+            if len(images[i]) > self.config.max_images:
+                raise ValueError(
+                    f"sample {i} has {len(images[i])} images; this model takes at most {self.config.max_images}"
+                )
+            ts = []
+            for k, im in enumerate(images[i]):
+                px, t = self.prepare_image(im, f"sample {i} image {k}")
+                pixels.append(px), owner.append(i), ts.append(t)
+            transforms.append(ts)
+            lm_text, instruction = self.expand_prompt(prompts[i], ts, (visual_prompts or [()] * b)[i], f"prompt {i}")
+            prompt_ids = [self.tokenizer.bos_token_id] + self._ids(lm_text + ANSWER_PREFIX)
+            answer_ids = [] if answers is None else self._ids(answers[i]) + [self.tokenizer.eos_token_id]
+            if len(prompt_ids) + len(answer_ids) > max_length:
+                if not truncation or len(prompt_ids) >= max_length:
+                    raise ValueError(f"sample {i} has {len(prompt_ids) + len(answer_ids)} tokens (prompt {len(prompt_ids)}), "
+                                     f"more than max_length {max_length}; shorten it or pass truncation=True")  # fmt: skip
+                answer_ids = answer_ids[: max_length - len(prompt_ids)]
+            seqs.append(prompt_ids + answer_ids)
+            labels.append([IGNORE_INDEX] * len(prompt_ids) + answer_ids)
+            instr.append(self._ids(instruction))
+        input_ids, attention_mask = _pad(seqs, self.tokenizer.pad_token_id, side)
+        instruction_ids, instruction_mask = _pad(instr, self.tokenizer.pad_token_id, "right", min_len=1)
+        s = self.config.canvas
+        tensors = {
+            "pixel_values": torch.stack(pixels) if pixels else torch.zeros(0, 3, s, s),
+            "image_to_sample": torch.tensor(owner, dtype=torch.long),
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "instruction_ids": instruction_ids,
+            "instruction_mask": instruction_mask,
+        }
+        if answers is not None:
+            tensors["labels"] = _pad(labels, IGNORE_INDEX, side)[0]
+        return VistaBatch(tensors, transforms)
+
+    # --- records ------------------------------------------------------------------------------------------
+    def answer_for(self, record: Record) -> str:
+        """The record's target text rebuilt at this model's bins / mask_points / sampler (records store answers
+        at 1000 bins) from ``record.targets`` (original pixels)."""
+        return get_task(record.task).build_answer(record.targets, record.image_sizes, self.grammar)
+
+    def from_records(self, records: Iterable[Record], with_answers: bool = True, **kwargs: Any) -> VistaBatch:
+        """A batch from records: images read from ``record.image_paths()``, prompts, visual prompts and (with
+        answers) :meth:`answer_for` targets. ``kwargs`` go to :meth:`__call__`."""
+        records = list(records)
+        return self(
+            [rec.image_paths() for rec in records],
+            [rec.prompt for rec in records],
+            [self.answer_for(rec) for rec in records] if with_answers else None,
+            [rec.visual_prompts for rec in records],
+            **kwargs,
+        )
+
+    # --- outputs -------------------------------------------------------------------------------------------
+    def decode(self, ids: Sequence[int]) -> str:
+        """Generated token ids → answer text (special tokens such as ``</s>`` dropped, grammar tokens kept)."""
+        return self.tokenizer.decode(list(ids), skip_special_tokens=True)
+
+    def postprocess(self, text: str, task: str, image_sizes: Sequence[tuple[int, int]]) -> Prediction:
+        """Answer text → the task's :class:`Prediction` in original pixels. Never raises on the text."""
+        return get_task(task).parse(text, image_sizes, self.grammar)
+
+
+def _pad(seqs: list[list[int]], value: int, side: str, min_len: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad lists of ids to one length: (ids LongTensor [B, T], mask LongTensor [B, T] with 1 on real tokens)."""
+    t = max(min_len, max((len(s) for s in seqs), default=0))
+    ids = torch.full((len(seqs), t), value, dtype=torch.long)
+    mask = torch.zeros((len(seqs), t), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        if s:
+            sl = slice(t - len(s), t) if side == "left" else slice(0, len(s))
+            ids[i, sl] = torch.tensor(s, dtype=torch.long)
+            mask[i, sl] = 1
+    return ids, mask

@@ -1,0 +1,165 @@
+"""Vision towers: images → patch features.
+
+Every tower maps ``pixel_values`` FloatTensor ``[N, 3, S, S]`` (normalised with the tower's mean/std, model
+frame: the resized + padded canvas) to patch features ``[N, P, D]`` with ``P = (S // patch)²`` in row-major
+patch order (row y, then column x) and ``D = config.dim``.
+
+``vit`` is trained from scratch with *fixed* 2-D sin-cos position embeddings; ``hf_clip`` / ``hf_siglip`` wrap
+``CLIPVisionModel`` / ``SiglipVisionModel`` loaded offline from a local directory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..registry import Registry
+from .config import VisionConfig
+
+VISION_TOWERS: Registry[Callable[[VisionConfig, bool], nn.Module]] = Registry("vision tower")
+
+
+def sincos_2d(grid: int, dim: int) -> torch.Tensor:
+    """Fixed 2-D sin-cos position embeddings ``[grid², dim]`` (MAE style): half the channels encode the row,
+    half the column, each as sin/cos at ``dim / 4`` geometric frequencies."""
+    if dim % 4:
+        raise ValueError(f"sin-cos position embeddings need dim divisible by 4, got {dim}")
+    omega = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float64) / (dim // 4))
+    ys, xs = torch.meshgrid(
+        torch.arange(grid, dtype=torch.float64), torch.arange(grid, dtype=torch.float64), indexing="ij"
+    )
+    parts = []
+    for coord in (ys.reshape(-1), xs.reshape(-1)):
+        angle = coord[:, None] * omega[None]
+        parts += [angle.sin(), angle.cos()]
+    return torch.cat(parts, dim=1).float()
+
+
+class Attention(nn.Module):
+    """Multi-head attention with ``scaled_dot_product_attention``; ``context`` None means self-attention.
+
+    ``x`` [N, Lq, D], ``context`` [N, Lk, Dc]; ``key_mask`` BoolTensor [N, Lk], True where a key may be attended.
+    """
+
+    def __init__(self, dim: int, heads: int, context_dim: int | None = None) -> None:
+        super().__init__()
+        self.heads = heads
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(context_dim or dim, 2 * dim)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(
+        self, x: torch.Tensor, context: torch.Tensor | None = None, key_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        n, lq, d = x.shape
+        ctx = x if context is None else context
+        q = self.q(x).view(n, lq, self.heads, -1).transpose(1, 2)
+        k, v = self.kv(ctx).view(n, ctx.shape[1], 2, self.heads, -1).permute(2, 0, 3, 1, 4)
+        mask = None if key_mask is None else key_mask[:, None, None, :]
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self.out(y.transpose(1, 2).reshape(n, lq, d))
+
+
+class Mlp(nn.Sequential):
+    def __init__(self, dim: int, hidden: int, out: int | None = None) -> None:
+        super().__init__(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, out or dim))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: self-attention + MLP, ``[N, L, D] → [N, L, D]``."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float) -> None:
+        super().__init__()
+        self.norm1, self.attn = nn.LayerNorm(dim), Attention(dim, heads)
+        self.norm2, self.mlp = nn.LayerNorm(dim), Mlp(dim, int(dim * mlp_ratio))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class ViT(nn.Module):
+    """A plain ViT from scratch: conv patch embedding + fixed sin-cos positions + ``depth`` blocks + LayerNorm."""
+
+    def __init__(self, config: VisionConfig) -> None:
+        super().__init__()
+        self.config = config
+        grid = config.image_size // config.patch_size
+        self.patch = nn.Conv2d(3, config.dim, kernel_size=config.patch_size, stride=config.patch_size)
+        self.register_buffer("pos", sincos_2d(grid, config.dim)[None], persistent=False)
+        self.blocks = nn.ModuleList(Block(config.dim, config.heads, config.mlp_ratio) for _ in range(config.depth))
+        self.norm = nn.LayerNorm(config.dim)
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        s = self.config.image_size
+        if pixel_values.ndim != 4 or tuple(pixel_values.shape[1:]) != (3, s, s):
+            raise ValueError(f"pixel_values must be [N, 3, {s}, {s}], got {list(pixel_values.shape)}")
+        x = self.patch(pixel_values).flatten(2).transpose(1, 2) + self.pos.to(pixel_values.dtype)
+        for block in self.blocks:
+            x = block(x)
+        return self.norm(x)
+
+
+class HFVisionTower(nn.Module):
+    """A Hugging Face CLIP / SigLIP vision model; features are the hidden state ``feature_layer`` without
+    CLIP's class token, ``[N, P, hidden]``."""
+
+    def __init__(self, model: nn.Module, config: VisionConfig, drop_cls: bool) -> None:
+        super().__init__()
+        self.model, self.config, self.drop_cls = model, config, drop_cls
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        out = self.model(pixel_values=pixel_values, output_hidden_states=True)
+        x = out.hidden_states[self.config.feature_layer]
+        return x[:, 1:] if self.drop_cls else x
+
+
+@VISION_TOWERS.register("vit")
+def _build_vit(config: VisionConfig, load_weights: bool) -> nn.Module:
+    return ViT(config)
+
+
+def _hf_tower(config: VisionConfig, load_weights: bool, model_cls: type, config_cls: type, drop_cls: bool) -> nn.Module:
+    """Load ``model_cls`` from ``config.hf_path`` (``load_weights``) or build it from the stored ``hf_config``;
+    sizes in ``config`` (dim, image_size, patch_size, depth, heads) are overwritten by the tower's own, and
+    ``hf_config`` is filled so a checkpoint rebuilds offline without the directory."""
+    if (load_weights or config.hf_config is None) and (not config.hf_path or not Path(config.hf_path).is_dir()):
+        raise FileNotFoundError(
+            f"vision kind {config.kind!r} needs vision.hf_path = a local Hugging Face directory; got {config.hf_path!r}"
+        )
+    if load_weights:
+        model = model_cls.from_pretrained(config.hf_path, local_files_only=True)
+    else:
+        if config.hf_config is not None:
+            hf = config_cls.from_dict(config.hf_config)
+        else:
+            hf = config_cls.from_pretrained(config.hf_path, local_files_only=True)
+        model = model_cls(hf)
+    hf = model.config
+    config.dim, config.image_size, config.patch_size = hf.hidden_size, hf.image_size, hf.patch_size
+    config.depth, config.heads = hf.num_hidden_layers, hf.num_attention_heads
+    config.hf_config = hf.to_dict()
+    return HFVisionTower(model, config, drop_cls)
+
+
+@VISION_TOWERS.register("hf_clip")
+def _build_clip(config: VisionConfig, load_weights: bool) -> nn.Module:
+    from transformers import CLIPVisionConfig, CLIPVisionModel
+
+    return _hf_tower(config, load_weights, CLIPVisionModel, CLIPVisionConfig, drop_cls=True)
+
+
+@VISION_TOWERS.register("hf_siglip")
+def _build_siglip(config: VisionConfig, load_weights: bool) -> nn.Module:
+    from transformers import SiglipVisionConfig, SiglipVisionModel
+
+    return _hf_tower(config, load_weights, SiglipVisionModel, SiglipVisionConfig, drop_cls=False)
+
+
+def build_vision(config: VisionConfig, load_weights: bool = True) -> nn.Module:
+    """The tower ``config.kind`` (pretrained weights from ``hf_path`` when ``load_weights``)."""
+    return VISION_TOWERS.get(config.kind)(config, load_weights)

@@ -1,0 +1,142 @@
+"""Atomic training checkpoints: ``OUT/checkpoints/step-NNNNNNN/`` holds a loadable model directory
+(``config.json`` + ``model.safetensors`` + tokenizer files, from ``model.save_pretrained``) plus the training
+state: ``training_state.pt`` (optimizer, scheduler and RNG state; tensors and plain containers only, read back
+with ``torch.load(weights_only=True)``) and ``trainer_state.json`` (step, settings).
+
+Atomicity: everything is written into a hidden sibling ``.tmp-step-…`` folder and the folder is renamed into
+place last, so a crash mid-save leaves the previous checkpoints untouched and the half-written folder is never
+mistaken for a checkpoint (only ``step-*`` folders holding ``trainer_state.json`` count; hidden leftovers are
+removed on the next save). The same temp-then-rename rule writes the final model into ``OUT`` itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+CHECKPOINTS = "checkpoints"
+STATE_FILE = "trainer_state.json"
+TENSOR_STATE_FILE = "training_state.pt"
+_NAME_RE = re.compile(r"^step-(\d{7,})$")
+
+
+def checkpoint_dir(out: str | Path, step: int) -> Path:
+    return Path(out) / CHECKPOINTS / f"step-{int(step):07d}"
+
+
+def list_checkpoints(out: str | Path) -> list[tuple[int, Path]]:
+    """Complete checkpoints under ``OUT/checkpoints`` as (step, folder), oldest first."""
+    root = Path(out) / CHECKPOINTS
+    if not root.is_dir():
+        return []
+    found = []
+    for p in root.iterdir():
+        m = _NAME_RE.match(p.name)
+        if m and p.is_dir() and (p / STATE_FILE).is_file():
+            found.append((int(m.group(1)), p))
+    return sorted(found)
+
+
+def latest_checkpoint(out: str | Path) -> Path | None:
+    found = list_checkpoints(out)
+    return found[-1][1] if found else None
+
+
+def _replace_dir(tmp: Path, final: Path) -> None:
+    """Rename ``tmp`` to ``final``; an existing ``final`` is moved aside first and removed after."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".old-{final.name}-{os.getpid()}")
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def save_checkpoint(
+    out: str | Path,
+    step: int,
+    model: Any,
+    processor: Any,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    state: dict[str, Any],
+    keep: int = 2,
+) -> Path:
+    """Write the checkpoint of optimizer step ``step`` atomically; keep the newest ``keep`` (0: all).
+
+    ``model.save_pretrained(folder, processor)`` writes the model directory; ``state`` is JSON-serialisable
+    (``step`` is added).
+    """
+    final = checkpoint_dir(out, step)
+    root = final.parent
+    root.mkdir(parents=True, exist_ok=True)
+    for leftover in root.glob(".tmp-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    tmp = root / f".tmp-{final.name}-{os.getpid()}"
+    model.save_pretrained(tmp, processor)
+    tensors = {
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        tensors["cuda_rng"] = torch.cuda.get_rng_state_all()
+    torch.save(tensors, tmp / TENSOR_STATE_FILE)
+    info = {**state, "step": int(step), "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    (tmp / STATE_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    _replace_dir(tmp, final)
+    if keep > 0:
+        for _, old in list_checkpoints(out)[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def read_trainer_state(folder: str | Path) -> dict[str, Any]:
+    path = Path(folder) / STATE_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder} is not a training checkpoint: no {STATE_FILE}")
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(state, dict) or not isinstance(state.get("step"), int):
+        raise ValueError(f"{path}: expected an object with an integer 'step'")
+    return state
+
+
+def restore_training_state(folder: str | Path, optimizer: torch.optim.Optimizer, scheduler: Any) -> None:
+    """Load optimizer, scheduler and RNG state saved by :func:`save_checkpoint` (safe: ``weights_only``)."""
+    path = Path(folder) / TENSOR_STATE_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder} is not a training checkpoint: no {TENSOR_STATE_FILE}")
+    tensors = torch.load(path, map_location="cpu", weights_only=True)
+    optimizer.load_state_dict(tensors["optimizer"])
+    scheduler.load_state_dict(tensors["scheduler"])
+    torch.set_rng_state(tensors["torch_rng"])
+    if "cuda_rng" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(tensors["cuda_rng"])
+
+
+def export_model(model: Any, processor: Any, out: str | Path) -> Path:
+    """``model.save_pretrained(…, processor)`` into ``out`` itself (beside ``checkpoints/`` and ``train/``):
+    written to a hidden temp folder first, then each file moved into place with an atomic rename,
+    ``config.json`` last."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".tmp-export-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    model.save_pretrained(tmp, processor)
+    files = sorted(p for p in tmp.iterdir() if p.is_file())
+    for p in sorted(files, key=lambda p: p.name == "config.json"):
+        os.replace(p, out / p.name)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return out

@@ -1,0 +1,265 @@
+"""The training loop: a model from a preset (or a checkpoint to resume), task-mixture batches, AdamW with warmup
++ cosine, optional bf16 autocast, gradient accumulation and clipping, periodic validation and atomic
+checkpoints, and the final model written into the output folder.
+
+Output folder layout (``cfg.out``)::
+
+    config.json, model.safetensors, tokenizer files   the final model (load_pretrained(out)), written at the end
+    checkpoints/step-NNNNNNN/                          the newest ``keep_checkpoints`` training checkpoints
+    train/train_config.json                            the settings of the run
+    train/log.jsonl, train/tensorboard/, train/curves.png
+
+A resumed run (``resume=True``) continues from the newest checkpoint at the same step with the same next batch
+(batches are a pure function of ``(seed, step)``; model, optimizer, scheduler and RNG state are restored).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..data.dataset import RecordDataset
+from ..data.record import Record
+from . import checkpoint as ckpt
+from .config import TrainConfig
+from .curves import plot_curves
+from .log import RunLog
+from .mixture import TaskMixture, fingerprint
+from .optim import apply_stage, build_optimizer, build_scheduler
+
+TRAIN_DIR = "train"
+
+
+@dataclass
+class TrainResult:
+    """What a run ended with: the output folder, optimizer steps done, the last logged train loss and the
+    last validation loss (``None`` without validation data)."""
+
+    out: Path
+    step: int
+    loss: float
+    val_loss: float | None
+    finished: bool
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ValueError(
+            f"train setting device must be 'auto' or a torch device like cpu / cuda:0, got {name!r}"
+        ) from None
+
+
+def _split_records(cfg: TrainConfig, split: str, required: bool) -> list[Record] | None:
+    path = Path(cfg.data) / f"{split}.jsonl"
+    if not path.is_file():
+        if required:
+            found = sorted(p.stem for p in Path(cfg.data).glob("*.jsonl")) if Path(cfg.data).is_dir() else []
+            raise FileNotFoundError(f"no {split!r} split in the data folder {cfg.data} (expected {path}; "
+                                    f"found: {', '.join(found) or 'none'})")  # fmt: skip
+        return None
+    records = list(RecordDataset(path, tasks=cfg.tasks or None))
+    missing = sorted(set(cfg.tasks) - {r.task for r in records})
+    if required and missing:
+        raise ValueError(f"{path} has no records of task(s) {missing}")
+    return records
+
+
+class Trainer:
+    """One training run of ``cfg``. ``progress``: show a tqdm bar; ``echo``: print one line per logged step
+    instead (for logs that are not a terminal). Build it, then call :meth:`run`."""
+
+    def __init__(self, cfg: TrainConfig, resume: bool = False, progress: bool = True, echo: bool = False) -> None:
+        if not cfg.data or not cfg.out:
+            raise ValueError("training needs a data folder (data=DIR / --data) and an output folder (out=DIR / --out)")
+        self.cfg = cfg.validate()
+        self.out = Path(cfg.out)
+        self.progress = progress
+        self.echo = echo and not progress
+        self.device = resolve_device(cfg.device)
+        latest = ckpt.latest_checkpoint(self.out)
+        if resume and latest is None:
+            raise FileNotFoundError(f"--resume: no checkpoint to resume from in {self.out / ckpt.CHECKPOINTS}")
+        if not resume and (latest is not None or (self.out / "config.json").exists()):
+            raise ValueError(
+                f"{self.out} already holds a training run; pass --resume to continue it or choose a new --out"
+            )
+        train_records = _split_records(cfg, cfg.train_split, required=True)
+        self.mixture = TaskMixture(train_records, cfg.mixture, cfg.default_weight, cfg.seed)
+        self.val_records = _split_records(cfg, cfg.val_split, required=False) or []
+        self.start_step = 0
+        torch.manual_seed(cfg.seed)
+        if latest is not None:
+            from ..model import load_pretrained
+
+            self.model, self.processor = load_pretrained(latest)
+            self.start_step = ckpt.read_trainer_state(latest)["step"]
+        else:
+            from ..model import create_model, make_config
+
+            texts = (t for r in train_records for t in (r.prompt, r.answer))
+            config = make_config(cfg.preset, cfg.model_overrides)
+            self.model, self.processor = create_model(config, texts, cfg.tokenizer_vocab)
+        self.model.to(self.device)
+        self.param_counts = apply_stage(self.model, cfg.stage)
+        self.optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay, cfg.betas)
+        self.scheduler = build_scheduler(self.optimizer, cfg.steps, cfg.warmup, cfg.min_lr_ratio, cfg.schedule)
+        if latest is not None:
+            ckpt.restore_training_state(latest, self.optimizer, self.scheduler)
+        self.latest = latest
+        self._val_batches = self._fixed_val_batches()
+
+    # --- pieces ---------------------------------------------------------------------------------------------
+    def _fixed_val_batches(self) -> list[list[Record]]:
+        """The same validation batches at every evaluation: a task-balanced draw with a fixed seed."""
+        if not self.val_records:
+            return []
+        mix = TaskMixture(self.val_records, seed=12345)
+        return [mix.batch(k, self.cfg.batch_size) for k in range(self.cfg.val_batches)]
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if not self.cfg.bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+
+    def loss_of(self, records: list[Record]) -> torch.Tensor:
+        """Mean token cross-entropy of the records' answers (a scalar with its graph)."""
+        batch = self.processor.from_records(records, truncation=True).to(self.device)
+        with self._autocast():
+            return self.model(**batch).loss
+
+    @torch.no_grad()
+    def validate(self, step: int, log: RunLog) -> float | None:
+        """Validation loss on the fixed batches, then quick task metrics on ``val_records`` records per task."""
+        if not self._val_batches:
+            return None
+        self.model.eval()
+        losses = [float(self.loss_of(b)) for b in self._val_batches]
+        val_loss = sum(losses) / len(losses)
+        log.write("val", step, loss=val_loss)
+        if self.cfg.val_records > 0:
+            from ..evaluation.runner import evaluate_records, iter_tasks
+            from ..model import Engine
+
+            by_task: dict[str, list[Record]] = {}
+            for r in self.val_records:
+                pool = by_task.setdefault(r.task, [])
+                if len(pool) < self.cfg.val_records:
+                    pool.append(r)
+            engine = Engine(self.model, self.processor, self.device)
+            with self._autocast():
+                report = evaluate_records(engine, dict(sorted(by_task.items())), self.cfg.batch_size,
+                                          max_new_tokens=self.cfg.max_new_tokens)  # fmt: skip
+            for task, metric, value in iter_tasks(report):
+                log.write("metric", step, task=task, metric=metric, value=None if math.isnan(value) else value)
+        self.model.train()
+        return val_loss
+
+    def save(self, step: int, extra: dict[str, Any]) -> Path:
+        state = {"train_config": self.cfg.to_dict(), **extra}
+        return ckpt.save_checkpoint(self.out, step, self.model, self.processor, self.optimizer, self.scheduler,
+                                    state, self.cfg.keep_checkpoints)  # fmt: skip
+
+    # --- the loop -------------------------------------------------------------------------------------------
+    def run(self, stop_at: int | None = None) -> TrainResult:
+        """Train from the start (or resumed) step to ``cfg.steps``. ``stop_at``: stop after that step as if
+        interrupted (no final export), e.g. to split a run over time-limited jobs."""
+        cfg = self.cfg
+        train_dir = self.out / TRAIN_DIR
+        train_dir.mkdir(parents=True, exist_ok=True)
+        cfg.save(train_dir / "train_config.json")
+        resumed = self.latest is not None
+        log = RunLog(train_dir, cfg.tensorboard, resume_step=self.start_step if resumed else None)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        bar = None
+        if self.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=cfg.steps, initial=self.start_step, unit="step", desc="train", dynamic_ncols=True)
+        self.model.train()
+        step, last_loss, val_loss = self.start_step, math.nan, None
+        window_loss, window_steps, window_samples, t0 = 0.0, 0, 0, time.perf_counter()
+        try:
+            while step < cfg.steps:
+                fp = ""
+                step_loss = 0.0
+                for micro in range(cfg.grad_accum):
+                    records = self.mixture.batch(step, cfg.batch_size, micro)
+                    if micro == 0:
+                        fp = fingerprint(records)
+                    loss = self.loss_of(records)
+                    if not torch.isfinite(loss):
+                        raise FloatingPointError(f"step {step + 1}: the loss is {float(loss)} (batch {fp}); "
+                                                 f"lower lr or check the data")  # fmt: skip
+                    (loss / cfg.grad_accum).backward()
+                    step_loss += float(loss.detach()) / cfg.grad_accum
+                norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm if cfg.max_grad_norm > 0 else math.inf)
+                lr = self.optimizer.param_groups[0]["lr"]  # the rate this step used
+                self.optimizer.step()
+                self.scheduler.step()
+                self.optimizer.zero_grad(set_to_none=True)
+                step += 1
+                window_loss += step_loss
+                window_steps += 1
+                window_samples += cfg.batch_size * cfg.grad_accum
+                if cfg.log_every and (step % cfg.log_every == 0 or step == cfg.steps):
+                    dt = max(time.perf_counter() - t0, 1e-9)
+                    last_loss = window_loss / window_steps
+                    log.write("train", step, loss=last_loss, lr=lr,
+                              grad_norm=float(norm), samples_per_s=window_samples / dt, fingerprint=fp)  # fmt: skip
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{last_loss:.4f}", samples_s=f"{window_samples / dt:.1f}")
+                    elif self.echo:
+                        print(f"step {step}/{cfg.steps}: loss {last_loss:.4f}, lr {lr:.3g}, "
+                              f"{window_samples / dt:.1f} samples/s", flush=True)  # fmt: skip
+                    window_loss, window_steps, window_samples, t0 = 0.0, 0, 0, time.perf_counter()
+                if bar is not None:
+                    bar.update(1)
+                if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
+                    val_loss = self.validate(step, log)
+                    if val_loss is not None and (bar is not None or self.echo):
+                        (bar.write if bar is not None else print)(f"step {step}: val loss {val_loss:.4f}")
+                    t0 = time.perf_counter()  # validation time is not training throughput
+                if cfg.save_every and (step % cfg.save_every == 0 or step == cfg.steps):
+                    self.save(step, {"loss": last_loss, "val_loss": val_loss})
+                    t0 = time.perf_counter()
+                if stop_at is not None and step >= stop_at and step < cfg.steps:
+                    return TrainResult(self.out, step, last_loss, val_loss, finished=False)
+            ckpt.export_model(self.model, self.processor, self.out)
+            plot_curves(log.path, train_dir / "curves.png")
+            return TrainResult(self.out, step, last_loss, val_loss, finished=True)
+        finally:
+            log.close()
+            if bar is not None:
+                bar.close()
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_at: int | None = None) -> TrainResult:
+    """Build a :class:`Trainer` for ``cfg`` and run it (see the module docstring for the output layout)."""
+    return Trainer(cfg, resume, progress).run(stop_at)
+
+
+def describe(trainer: Trainer) -> list[str]:
+    """A few lines about the run: data, mixture, parameters, device."""
+    cfg = trainer.cfg
+    mix = ", ".join(f"{t} {n} ({w:.2f})" for (t, n), w in zip(trainer.mixture.sizes().items(),
+                                                             trainer.mixture.weights().values()))  # fmt: skip
+    counts = trainer.param_counts
+    lines = [
+        f"data {cfg.data}: {len(trainer.mixture)} train records, {len(trainer.val_records)} val records",
+        f"mixture (records, weight): {mix}",
+        f"model {trainer.model.config.preset}: {counts['trainable']:,} trainable / {counts['frozen']:,} frozen "
+        f"parameters (stage {cfg.stage}) on {trainer.device}{', bf16 autocast' if cfg.bf16 else ''}",
+        f"{cfg.steps} steps × {cfg.batch_size} × {cfg.grad_accum} samples, lr {cfg.lr:g} → {cfg.out}"
+        + (f" (resuming at step {trainer.start_step})" if trainer.latest is not None else ""),
+    ]
+    return lines

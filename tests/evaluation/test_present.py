@@ -1,0 +1,87 @@
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from vistakit.evaluation.present import describe_prediction, draw_prediction, parse_any, prediction_json
+from vistakit.geometry import Mask, SequenceGrammar
+from vistakit.tasks.common import encode_box, encode_point
+
+G = SequenceGrammar(64, mask_points=8)
+SIZES = [(40, 20), (30, 30)]
+
+
+def _answer():
+    mask = np.zeros((30, 30), bool)
+    mask[5:20, 8:25] = True
+    return (
+        "<p>red box</p>" + encode_box([4, 2, 20, 12], SIZES[0], G)
+        + encode_point([10, 5], SIZES[0], G)
+        + "<img_1>" + G.encode_mask(Mask(mask))
+    )  # fmt: skip
+
+
+def test_parse_any_keeps_every_location_in_original_pixels():
+    pred = parse_any(_answer(), SIZES, G)
+    assert not pred.problems
+    # 40 px wide image: one bin is 40/64 px, so decoded corners sit within a bin of the truth
+    np.testing.assert_allclose(pred.boxes, [[4, 2, 20, 12]], atol=40 / 64)
+    assert len(pred.masks) == 1 and pred.masks[0].shape == (30, 30)
+    assert Mask(pred.masks[0]).iou(Mask(np.pad(np.ones((15, 17), bool), ((5, 10), (8, 5))))) > 0.6
+    np.testing.assert_allclose(pred.points, [[10, 5]], atol=40 / 64)
+    # one (image, label) per span, in the order boxes, masks, keypoints, points
+    assert pred.image_ids == [0, 1, 0] and pred.labels == ["red box", "red box", "red box"]
+
+
+def test_json_and_lines():
+    pred = parse_any(_answer(), SIZES, G)
+    pred.scores = np.array([0.9])
+    js = prediction_json(pred)
+    assert len(js["boxes"]) == 1 and js["masks"][0]["size"] == [30, 30] and isinstance(js["masks"][0]["counts"], str)
+    assert js["scores"] == [0.9] and js["image_ids"] == [0, 1, 0]
+    lines = describe_prediction(pred)
+    assert lines[0].startswith("  box 0: image 0, 'red box', [") and lines[0].endswith("score 0.900")
+    assert lines[1].startswith("  mask 0: image 1, ") and lines[1].endswith(" px")
+    assert lines[2].startswith("  point 0: image 0, 'red box', (10.")
+
+
+def test_which_image_answer_names_the_image():
+    pred = parse_any("<img_1>", SIZES, G)
+    assert pred.image_ids == [1] and "  images: 1" in describe_prediction(pred)
+
+
+def test_draw_prediction_marks_the_box(tmp_path):
+    paths = []
+    for k, (w, h) in enumerate(SIZES):
+        Image.new("RGB", (w, h), (0, 0, 0)).save(tmp_path / f"{k}.png")
+        paths.append(tmp_path / f"{k}.png")
+    pred = parse_any(_answer(), SIZES, G)
+    img = draw_prediction(paths, SIZES, "<image>\n<image>\nwhere?", _answer(), pred, "rec")
+    colours = {c for _, c in img.getcolors(1 << 20)}
+    assert (255, 60, 60) in colours  # the box: palette colour 0
+    # the mask (instance 1, on image 1) is tinted with palette colour 1 at half strength over black
+    assert (30, 110, 30) in colours
+
+
+PIECES = list("<>/_ 0123456789abcdeilmnoptx") + [
+    "<loc_3>",
+    "<loc_70>",
+    "<box>",
+    "</box>",
+    "<img_1>",
+    "<img_5>",
+    "<mask>",
+    "<poly>",
+    "</poly>",
+    "</mask>",
+    "<point>",
+    "</point>",
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=60).map("".join))
+def test_parse_any_never_raises(text):
+    pred = parse_any(text, SIZES, G)
+    prediction_json(pred)
+    describe_prediction(pred)

@@ -1,0 +1,46 @@
+"""The from-scratch ViT: shapes, fixed sin-cos positions, input checks; the registry of towers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vistakit.model import VisionConfig
+from vistakit.model.vision import VISION_TOWERS, build_vision, sincos_2d
+
+
+def test_vit_shapes_and_fixed_positions():
+    vit = build_vision(VisionConfig(image_size=16, patch_size=4, dim=32, depth=1, heads=2))
+    out = vit(torch.randn(3, 3, 16, 16))
+    assert out.shape == (3, 16, 32)
+    assert "pos" not in dict(vit.named_parameters()) and "pos" not in vit.state_dict()  # fixed, never saved
+
+
+def test_patches_are_row_major_and_local():
+    torch.manual_seed(0)
+    vit = build_vision(VisionConfig(image_size=16, patch_size=8, dim=16, depth=0, heads=2))
+    x = torch.zeros(1, 3, 16, 16)
+    y = x.clone()
+    y[0, :, 0:8, 8:16] = 1.0  # the top-right patch: index 1 in row-major order
+    changed = (vit(x) - vit(y)).abs().sum(-1)[0]
+    assert changed.argmax().item() == 1 and (changed > 1e-6).sum().item() == 1
+
+
+def test_sincos_positions_are_distinct():
+    pos = sincos_2d(4, 16)
+    assert pos.shape == (16, 16)
+    assert torch.cdist(pos, pos).add(torch.eye(16)).min() > 0.1
+    with pytest.raises(ValueError, match="divisible by 4"):
+        sincos_2d(4, 6)
+
+
+def test_bad_input_shape_is_named():
+    vit = build_vision(VisionConfig(image_size=16, patch_size=8, dim=16, depth=1, heads=2))
+    with pytest.raises(ValueError, match=r"\[N, 3, 16, 16\], got \[2, 3, 32, 32\]"):
+        vit(torch.zeros(2, 3, 32, 32))
+
+
+def test_registry_lists_kinds_and_hf_needs_a_directory(tmp_path):
+    assert {"vit", "hf_clip", "hf_siglip"} <= set(VISION_TOWERS.names())
+    with pytest.raises(FileNotFoundError, match="vision.hf_path"):
+        build_vision(VisionConfig(kind="hf_clip", hf_path=str(tmp_path / "none")))
