@@ -21,6 +21,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
     (("train",), "vistakit.commands.train", "train a model from a preset on a data folder (checkpoints, logs, curves)"),
     (("eval",), "vistakit.commands.evaluate", "run a model over a split, task by task, and print its metrics"),
     (("predict",), "vistakit.commands.predict", "answer a prompt about images; print and draw the typed results"),
+    (("demo",), "vistakit.commands.demo", "fresh ShapesWorld scenes → the model on every task → overlays + table"),
 ]
 
 

@@ -15,8 +15,8 @@ def test_eval_prints_a_table_and_writes_json_and_predictions(sw_small, micro_ckp
     rows = {line.split()[0]: line for line in out.splitlines()}
     assert "acc50=" in rows["rec"] and "accuracy=" in rows["which_image"]
     js = json.loads((tmp_path / "m.json").read_text())
-    assert js["bins"] == 64 and js["split"] == "test" and set(js["tasks"]) == {"rec", "which_image"}
-    assert js["tasks"]["rec"]["n"] == 2 and set(js["tasks"]["rec"]["metrics"]) == {"acc50", "acc75", "center_acc"}
+    # {task: {metric: value}}, with the metric names of `vistakit score`
+    assert set(js) == {"rec", "which_image"} and set(js["rec"]) == {"acc50", "acc75", "center_acc"}
     assert len((tmp_path / "preds" / "rec.jsonl").read_text().splitlines()) == 2
     assert "vistakit score --bins 64" in out
 

@@ -123,3 +123,28 @@ def test_mismatched_weights_are_refused(model, tokenizer, tmp_path):
 def test_build_needs_a_tokenizer(config):
     with pytest.raises(ValueError, match="pass the tokenizer"):
         build_model(config)
+
+
+def test_location_rows_start_ordered():
+    """sincos loc init: <loc_k> rows of a new model are closer to their neighbours than to far bins."""
+    import torch
+
+    from vistakit.model.modeling import init_location_rows
+
+    emb = torch.nn.Embedding(100, 32)
+    head = torch.nn.Linear(32, 100, bias=False)
+
+    class LM(torch.nn.Module):
+        def get_input_embeddings(self):
+            return emb
+
+        def get_output_embeddings(self):
+            return head
+
+    ids = list(range(10, 74))  # 64 bins
+    init_location_rows(LM(), ids)
+    for w in (emb.weight, head.weight):
+        rows = torch.nn.functional.normalize(w[ids], dim=1)
+        sim = rows @ rows.T
+        assert (sim.diagonal(1) > sim[0, 32]).all()
+        assert abs(float(w[ids].std()) - float(w[:10].std())) < 0.5 * float(w[:10].std())

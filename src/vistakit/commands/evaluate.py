@@ -47,9 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if args.predictions:
         print(f"predictions in {args.predictions}/<task>.jsonl (answers at {bins} bins: vistakit score --bins {bins})")
     if args.json:
-        payload = {"data": str(args.data), "split": args.split, "checkpoint": str(args.checkpoint or "reference"),
-                   "bins": bins, "generation": gen, "tasks": report.to_json()}  # fmt: skip
-        text = json.dumps(payload, indent=2)
+        text = json.dumps(report.metrics, indent=2)  # {task: {metric: value}}, the names of `vistakit score`
         if args.json == "-":
             print(text)
         else:

@@ -128,6 +128,9 @@ class LMConfig:
     max_positions: int = 1024
     kv_heads: int = 0  # 0: same as heads
     vocab_size: int = 0
+    # How a new model's <loc_k> rows (input embeddings and output head) start: "sincos" = a sinusoidal code of k,
+    # so neighbouring bins start out similar (the order of the bins need not be learned); "random" = as other rows.
+    loc_init: str = "sincos"
     hf_path: str | None = None
     hf_config: dict[str, Any] | None = None
 
@@ -140,6 +143,7 @@ class LMConfig:
             raise ValueError(f"{where}.kv_heads {self.kv_heads} must be 0 or divide heads {self.heads}")
         if self.vocab_size < 0:
             raise ValueError(f"{where}.vocab_size must be >= 0 (0: from the tokenizer), got {self.vocab_size}")
+        _choice(self.loc_init, ("sincos", "random"), f"{where}.loc_init")
 
 
 @dataclass

@@ -12,6 +12,7 @@ parts), ``model.safetensors`` and the tokenizer files. Loading is offline and ne
 from __future__ import annotations
 
 import copy
+import math
 import os
 import shutil
 import tempfile
@@ -260,5 +261,27 @@ def build_model(config: ModelConfig, tokenizer: Any | None = None, load_weights:
     if config.vision.image_size != config.canvas:
         config.canvas = config.vision.image_size  # an HF tower fixes its input size
     lm = build_language_model(config.lm, config.lm.vocab_size, load_weights)
+    if tokenizer is not None and config.lm.loc_init == "sincos":  # a new model (a checkpoint brings its own rows)
+        ids = tokenizer.convert_tokens_to_ids([f"<loc_{k}>" for k in range(config.bins)])
+        init_location_rows(lm, ids)
     image_tokenizer = build_image_tokenizer(config.image_tokenizer, config.vision.dim, config.lm.hidden)
     return VistaModel(config, vision, image_tokenizer, lm)
+
+
+@torch.no_grad()
+def init_location_rows(lm: nn.Module, ids: list[int]) -> None:
+    """Give the ``<loc_k>`` rows (token ids ``ids``, in bin order) of the input embeddings and of the output head a
+    sinusoidal code of k, at the scale of the other rows: bins that are close start with close embeddings and
+    close logits, so the model does not have to discover from scratch that <loc_31> lies between <loc_30> and
+    <loc_32>."""
+    k = torch.arange(len(ids), dtype=torch.float32)[:, None]
+    for weight in (lm.get_input_embeddings().weight, lm.get_output_embeddings().weight):
+        dim = weight.shape[1]
+        freqs = torch.exp(-math.log(4 * len(ids)) * torch.arange(dim // 2, dtype=torch.float32) / max(1, dim // 2))
+        code = torch.zeros(len(ids), dim)
+        code[:, 0 : 2 * (dim // 2) : 2] = torch.sin(k * freqs * math.pi / 2)
+        code[:, 1 : 2 * (dim // 2) : 2] = torch.cos(k * freqs * math.pi / 2)
+        others = torch.ones(weight.shape[0], dtype=torch.bool)
+        others[ids] = False
+        std = float(weight[others].float().std()) if others.any() else 0.02
+        weight[ids] = (code * std * math.sqrt(2)).to(weight.dtype)

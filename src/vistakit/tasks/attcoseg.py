@@ -3,8 +3,8 @@ object with the asked attributes and segment it in each.
 
 Answer: ``<img_i><mask>…</mask><img_j><mask>…</mask>`` (0-based image indices, i < j). Targets: ``image_ids``
 [i, j] and the two parallel ``masks`` (COCO RLE of images i and j). Scored by ``pair_acc`` (the predicted set
-of images equals the gold pair) and ``ciou`` / ``giou`` over the gold images' masks (a missing mask counts as
-empty).
+of images equals the gold pair), ``jaccard`` (VistaLLM's J: mean per-image IoU over the gold images' masks, a
+missing mask counting as empty) and ``ciou`` / ``giou`` over the same masks.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from .common import Size, encode_rle, gold_masks, image_tag, per_image_masks, sp
 @register_task
 class AttCoSeg(Task):
     name = "attcoseg"
-    metric_names = ("pair_acc", "ciou", "giou")
+    metric_names = ("pair_acc", "jaccard", "ciou", "giou")
     num_images = None
     prompt_templates = (
         "Which two images share {phrase}? Segment it in both.",
@@ -50,7 +50,7 @@ class AttCoSeg(Task):
         return pred
 
     def score(self, golds: list[Record], preds: list[Prediction]) -> dict[str, float]:
-        from ..metrics.segmentation import res_metrics
+        from ..metrics.segmentation import jaccard, res_metrics
         from ..metrics.selection import pair_accuracy
 
         self.check_aligned(golds, preds)
@@ -61,6 +61,6 @@ class AttCoSeg(Task):
             for k, m in zip(g.targets.image_ids or [], gold_masks(g)):
                 pm.append(got[k])
                 gm.append(m)
-        out = {"pair_acc": pair}
+        out = {"pair_acc": pair, "jaccard": jaccard(pm, gm)}
         out.update(res_metrics(pm, gm))
         return out

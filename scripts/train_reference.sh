@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The exact commands that made the shipped reference model (src/vistakit/checkpoints/reference/).
+# Budget: <= 60 minutes of training on a 2-core CPU machine (see README for the measured time).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TASKS=caption,vqa,rec,res,grec,gres,reg,attcoseg,coseg,nlvr,which_image
+DATA=${DATA:-data/sw}
+OUT=${OUT:-runs/reference}
+.venv/bin/vistakit data generate --out "$DATA" --split train --n 60000 --seed 0 --tasks "$TASKS"
+.venv/bin/vistakit data generate --out "$DATA" --split val --n 500 --seed 0 --tasks "$TASKS"
+.venv/bin/vistakit train --preset tiny --data "$DATA" --out "$OUT" --threads 2 --no-progress \
+  steps=4800 batch_size=32 bf16=true warmup=200 lr=1e-3 eval_every=1000 save_every=500 log_every=50 val_records=8 \
+  mixture=rec:1.5,res:2,grec:1.5,gres:2,attcoseg:2,coseg:1.5,reg:1,caption:0.7,vqa:1,nlvr:0.7,which_image:0.7 \
+  "$@"
