@@ -1,14 +1,17 @@
 # The two commands a newcomer needs: `make demo` (the main job, end to end) and `make test`.
-.PHONY: demo test test-slow venv
+.PHONY: demo test test-slow bench venv
 
 venv:
 	@bash scripts/bootstrap.sh
 
 demo: venv
-	.venv/bin/vistakit bench codec
+	.venv/bin/vistakit demo --out demo
 
 test: venv
 	.venv/bin/python -m pytest
 
 test-slow: venv
 	.venv/bin/python -m pytest -m slow
+
+bench: venv
+	.venv/bin/vistakit bench codec

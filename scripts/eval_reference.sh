@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The figures of the README's results table for a model (default: the shipped reference model), on fresh
+# ShapesWorld splits made with a seed (7) that no training split uses.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TASKS=caption,vqa,rec,res,grec,gres,reg,attcoseg,coseg,nlvr,which_image
+DATA=${DATA:-data/sw_eval}
+CKPT=${CKPT:+--checkpoint $CKPT}
+OUT=${OUT:-results}
+mkdir -p "$OUT"
+.venv/bin/vistakit data generate --out "$DATA" --split test --n 1100 --seed 7 --tasks "$TASKS"
+.venv/bin/vistakit data generate --out "$DATA" --split compositional --n 550 --seed 7 --tasks "$TASKS"
+.venv/bin/vistakit eval --data "$DATA" --split test $CKPT --threads 2 --no-progress --batch-size 16 \
+  --predictions "$OUT/test_predictions" --json "$OUT/test.json" | tee "$OUT/test.txt"
+.venv/bin/vistakit eval --data "$DATA" --split compositional $CKPT --threads 2 --no-progress --batch-size 16 \
+  --json "$OUT/compositional.json" | tee "$OUT/compositional.txt"
