@@ -6,38 +6,25 @@ import torch
 
 from vistakit.data.shapesworld.generate import GenerateConfig, generate_split
 
-# Model overrides for a model far smaller than the tiny preset (16 px canvas, width 32).
-MICRO = (
-    "vision.image_size=16",
-    "canvas=16",
-    "vision.patch_size=8",
-    "vision.dim=32",
-    "vision.depth=1",
-    "vision.heads=2",
-    "image_tokenizer.dim=32",
-    "image_tokenizer.heads=2",
-    "image_tokenizer.num_queries=4",
-    "image_tokenizer.depth=1",
-    "lm.hidden=32",
-    "lm.layers=2",
-    "lm.heads=2",
-    "lm.intermediate=64",
-    "lm.max_positions=256",
-)
 
 
-@pytest.fixture
-def one_thread():
-    """The test machine's cores are shared: more than one torch thread per process thrashes."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")
 def micro_overrides():
-    return MICRO
+    """Overrides that turn the ``tiny`` preset into the ``micro`` one (for commands that take --preset tiny)."""
+    from vistakit.model import make_config
+
+    micro, tiny = make_config("micro").to_dict(), make_config("tiny").to_dict()
+    return tuple(f"{part}.{k}={v}" if part else f"{k}={v}" for part, k, v in _diff(micro, tiny))
+
+
+def _diff(a, b, part=""):
+    for k, v in a.items():
+        if isinstance(v, dict):
+            yield from _diff(v, b.get(k, {}), f"{part}.{k}" if part else k)
+        elif v != b.get(k) and k != "preset":
+            yield part, k, v
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +43,7 @@ def micro_ckpt(tmp_path_factory, sw_small):
 
     torch.manual_seed(0)
     texts = [t for r in read_records(sw_small / "train.jsonl") for t in (r.prompt, r.answer)]
-    model, processor = create_model(make_config("tiny", MICRO), texts, vocab_size=300)
+    model, processor = create_model(make_config("micro"), texts, vocab_size=300)
     path = tmp_path_factory.mktemp("ckpt") / "micro"
     model.save_pretrained(path, processor)
     return path

@@ -1,41 +1,12 @@
 import pytest
-import torch
 
 from vistakit.data.shapesworld.generate import GenerateConfig, generate_split
-
-# A model far smaller than the tiny preset: 16 px canvas, width 32, so each step takes milliseconds.
-MICRO = (
-    "model.vision.image_size=16",
-    "model.canvas=16",
-    "model.vision.patch_size=8",
-    "model.vision.dim=32",
-    "model.vision.depth=1",
-    "model.vision.heads=2",
-    "model.image_tokenizer.dim=32",
-    "model.image_tokenizer.heads=2",
-    "model.image_tokenizer.num_queries=4",
-    "model.image_tokenizer.depth=1",
-    "model.lm.hidden=32",
-    "model.lm.layers=2",
-    "model.lm.heads=2",
-    "model.lm.intermediate=64",
-    "model.lm.max_positions=256",
-)
 
 
 @pytest.fixture(scope="session")
 def micro():
-    """Model overrides (``model.*``) for the micro model."""
-    return MICRO
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _one_thread():
-    """The test machine's cores are shared: more than one torch thread per process thrashes."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+    """Train-setting overrides selecting the test-size ``micro`` model preset."""
+    return ("preset=micro",)
 
 
 @pytest.fixture(scope="session")

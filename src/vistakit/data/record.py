@@ -392,21 +392,13 @@ def read_records(path: str | Path) -> Iterator[Record]:
 
     Raises ``ValueError("file.jsonl:line N: ...")`` on the first malformed line.
     """
+    from .jsonl import iter_jsonl
+
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such records file: {path}")
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:line {lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise _fail(where, f"not valid JSON ({exc.msg} at column {exc.colno})") from None
-            rec = Record.from_json(obj, where)
-            rec.root = path.parent
-            yield rec
+    for where, obj in iter_jsonl(path, "records file"):
+        rec = Record.from_json(obj, where)
+        rec.root = path.parent
+        yield rec
 
 
 def write_records(path: str | Path, records: Iterable[Record]) -> int:

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..data.jsonl import iter_jsonl
 from ..data.record import ANSWER_BINS, Record, read_records
 from ..geometry import Mask, SequenceGrammar
 from ..tasks.base import Prediction, Task, get_task
@@ -56,28 +57,17 @@ class ScoreReport:
 
 def read_predictions(path: str | Path) -> dict[str, dict[str, Any]]:
     """id → prediction object; errors name the file and line."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such predictions file: {path}")
     out: dict[str, dict[str, Any]] = {}
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:line {lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-            if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
-                raise ValueError(f"{where}: expected an object with a string 'id', got {line.strip()[:80]!r}")
-            extra = sorted(set(obj) - set(PREDICTION_FIELDS))
-            if extra:
-                raise ValueError(f"{where}: unknown prediction field(s) {extra}; expected some of {list(PREDICTION_FIELDS)}")
-            if obj["id"] in out:
-                raise ValueError(f"{where}: the id {obj['id']!r} was already predicted; expected one prediction per id")
-            obj["_where"] = where
-            out[obj["id"]] = obj
+    for where, obj in iter_jsonl(path, "predictions file"):
+        if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
+            raise ValueError(f"{where}: expected an object with a string 'id', got {json.dumps(obj)[:80]!r}")
+        extra = sorted(set(obj) - set(PREDICTION_FIELDS))
+        if extra:
+            raise ValueError(f"{where}: unknown prediction field(s) {extra}; expected some of {list(PREDICTION_FIELDS)}")
+        if obj["id"] in out:
+            raise ValueError(f"{where}: the id {obj['id']!r} was already predicted; expected one prediction per id")
+        obj["_where"] = where
+        out[obj["id"]] = obj
     return out
 
 

@@ -44,6 +44,20 @@ def tiny() -> ModelConfig:
     )
 
 
+@PRESETS.register("micro")
+def micro() -> ModelConfig:
+    """A test-size model (16 px canvas, width 32, 4 queries, 2 LM layers): builds in a second and runs the whole
+    pipeline in milliseconds per step (the tests use it; it learns nothing useful)."""
+    config = apply_overrides(tiny(), [
+        "vision.image_size=16", "canvas=16", "vision.patch_size=8", "vision.dim=32", "vision.depth=1",
+        "vision.heads=2", "image_tokenizer.dim=32", "image_tokenizer.heads=2", "image_tokenizer.num_queries=4",
+        "image_tokenizer.depth=1", "lm.hidden=32", "lm.layers=2", "lm.heads=2", "lm.intermediate=64",
+        "lm.max_positions=256",
+    ])  # fmt: skip
+    config.preset = "micro"
+    return config
+
+
 @PRESETS.register("tiny-projector")
 def tiny_projector() -> ModelConfig:
     """``tiny`` with the ablation image tokenizer: an MLP over all 64 patches instead of 16 queries."""

@@ -16,7 +16,6 @@ image is not found are skipped and counted.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from ..jsonl import iter_jsonl
 from ..record import Targets
 from .base import (
     Conversion,
@@ -51,19 +51,11 @@ _EDGE_PUNCT = re.compile(r"^[^\w]+|[^\w]+$")
 
 
 def read_jsonl(path: Path) -> Iterable[tuple[str, dict[str, Any]]]:
-    """(where, object) per non-blank line; malformed JSON → ``ValueError`` naming the line."""
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:line {lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-            if not isinstance(obj, dict):
-                raise ValueError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-            yield where, obj
+    """(where, object) per non-blank line; malformed JSON or a non-object → ``ValueError`` naming the line."""
+    for where, obj in iter_jsonl(path, "Localized Narratives file"):
+        if not isinstance(obj, dict):
+            raise ValueError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+        yield where, obj
 
 
 def to_pixels(xy: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -21,13 +21,13 @@ The expression is the record's phrase (``targets.labels[0]``), so the answer rea
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from collections.abc import Iterator
 
+from ..jsonl import iter_jsonl
 from ..record import Targets
 from .base import (
     Conversion,
@@ -151,33 +151,26 @@ def read_resc(split_path: Path, instances: list[CocoFile], images_dir: Path | No
 
 def read_joined(path: Path, images_dir: Path | None) -> Iterator[Expression]:
     """Expressions of a joined JSON Lines file (one expression with its COCO annotation per line)."""
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:line {lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-            image_id = get_field(obj, "image_id", int, where)
-            size = (get_field(obj, "width", int, where), get_field(obj, "height", int, where))
-            rel = obj.get("image_path")
-            src = None
-            if isinstance(rel, str):
-                for base in (path.parent, path.parent.parent):
-                    if (base / rel).is_file():
-                        src = base / rel
-                        break
-                src = src or find_image(images_dir, rel)
-            file_name = Path(rel).name if isinstance(rel, str) else f"{image_id:012d}.jpg"
-            meta = {"ann_id": obj.get("ann_id"), "category_id": obj.get("category_id")}
-            yield Expression(get_field(obj, "split", str, where), " ".join(get_field(obj, "sent", str, where).split()),
-                             image_id, file_name, list(get_field(obj, "bbox_xywh", list, where)), size,
-                             obj.get("segmentation"), src, meta)  # fmt: skip
+    for where, obj in iter_jsonl(path, "joined RefCOCO file"):
+        image_id = get_field(obj, "image_id", int, where)
+        size = (get_field(obj, "width", int, where), get_field(obj, "height", int, where))
+        rel = obj.get("image_path")
+        src = None
+        if isinstance(rel, str):
+            for base in (path.parent, path.parent.parent):
+                if (base / rel).is_file():
+                    src = base / rel
+                    break
+            src = src or find_image(images_dir, rel)
+        file_name = Path(rel).name if isinstance(rel, str) else f"{image_id:012d}.jpg"
+        meta = {"ann_id": obj.get("ann_id"), "category_id": obj.get("category_id")}
+        yield Expression(get_field(obj, "split", str, where), " ".join(get_field(obj, "sent", str, where).split()),
+                         image_id, file_name, list(get_field(obj, "bbox_xywh", list, where)), size,
+                         obj.get("segmentation"), src, meta)  # fmt: skip
 
 
 # --- records --------------------------------------------------------------------------------------------
+
 def convert_refcoco(
     annotations: str | Path,
     layout: str = "refer",
