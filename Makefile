@@ -1,5 +1,5 @@
 # The two commands a newcomer needs: `make demo` (the main job, end to end) and `make test`.
-.PHONY: demo test test-slow bench venv
+.PHONY: demo test bench venv
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -9,9 +9,6 @@ demo: venv
 
 test: venv
 	.venv/bin/python -m pytest
-
-test-slow: venv
-	.venv/bin/python -m pytest -m slow
 
 bench: venv
 	.venv/bin/vistakit bench codec
