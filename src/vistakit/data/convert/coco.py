@@ -106,6 +106,19 @@ class CocoFile:
     def where(self, index: int) -> str:
         return f"{self.path}: annotations[{index}]"
 
+    def conversion(self, what: str) -> Conversion:
+        """A fresh :class:`Conversion` of this file, its source counts filled in."""
+        conv = Conversion(source=f"COCO {what} {self.path.name}")
+        conv.counts = {"images": len(self.images), "annotations": self.num_annotations}
+        return conv
+
+    def images_in_order(self, limit: int | None = None) -> list[tuple[int, CocoImage]]:
+        """``(image_id, image)`` sorted by id, the first ``limit`` of them if given."""
+        if limit is not None and limit < 1:
+            raise ValueError(f"limit must be a positive number of images, got {limit}")
+        items = sorted(self.images.items())
+        return items if limit is None else items[:limit]
+
     def record_image(self, im: CocoImage, conv: Conversion) -> str:
         """The record's image path (``images/<file_name>``), registered with its source file."""
         rel = f"images/{im.file_name}"
@@ -148,12 +161,9 @@ def convert_coco_instances(
     """Detection records (and, with ``masks``, instance masks plus per-instance ``res`` records)."""
     coco = CocoFile(annotations, images)
     split = split or default_split(coco.path)
-    conv = Conversion(source=f"COCO instances {coco.path.name}")
-    conv.counts = {"images": len(coco.images), "annotations": coco.num_annotations}
+    conv = coco.conversion("instances")
     builder = RecordBuilder(seed)
-    for n, (iid, im) in enumerate(sorted(coco.images.items())):
-        if limit is not None and n >= limit:
-            break
+    for iid, im in coco.images_in_order(limit):
         boxes, labels, rles, crowd, ann_ids = [], [], [], [], []
         for idx, a in coco.anns_by_image.get(iid, []):
             where = coco.where(idx)
@@ -212,12 +222,9 @@ def convert_coco_captions(
     """One caption record per image with all its reference captions (``targets.answers``, source order)."""
     coco = CocoFile(annotations, images, need_categories=False)
     split = split or default_split(coco.path)
-    conv = Conversion(source=f"COCO captions {coco.path.name}")
-    conv.counts = {"images": len(coco.images), "annotations": coco.num_annotations}
+    conv = coco.conversion("captions")
     builder = RecordBuilder(seed)
-    for n, (iid, im) in enumerate(sorted(coco.images.items())):
-        if limit is not None and n >= limit:
-            break
+    for iid, im in coco.images_in_order(limit):
         refs = []
         for idx, a in coco.anns_by_image.get(iid, []):
             text = " ".join(get_field(a, "caption", str, coco.where(idx)).split())
@@ -247,12 +254,9 @@ def convert_coco_keypoints(
     """One pose record per image with its labelled, non-crowd people (COCO keypoint names and visibility)."""
     coco = CocoFile(annotations, images)
     split = split or default_split(coco.path)
-    conv = Conversion(source=f"COCO person keypoints {coco.path.name}")
-    conv.counts = {"images": len(coco.images), "annotations": coco.num_annotations}
+    conv = coco.conversion("person keypoints")
     builder = RecordBuilder(seed)
-    for n, (iid, im) in enumerate(sorted(coco.images.items())):
-        if limit is not None and n >= limit:
-            break
+    for iid, im in coco.images_in_order(limit):
         figures, boxes, labels, ann_ids = [], [], [], []
         for idx, a in coco.anns_by_image.get(iid, []):
             where = coco.where(idx)
