@@ -3,8 +3,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from vistakit.evaluation.present import describe_prediction, draw_prediction, parse_any, prediction_json
+from vistakit.data.overlay import PALETTE, PICKED_COLOUR
+from vistakit.data.record import VisualPrompt
+from vistakit.evaluation.present import (
+    describe_prediction,
+    draw_on_images,
+    draw_prediction,
+    parse_any,
+    prediction_json,
+    prediction_overlays,
+)
 from vistakit.geometry import Mask, SequenceGrammar
+from vistakit.tasks import Prediction
 from vistakit.tasks.common import encode_box, encode_point
 
 G = SequenceGrammar(64, mask_points=8)
@@ -61,6 +71,45 @@ def test_draw_prediction_marks_the_box(tmp_path):
     assert (255, 60, 60) in colours  # the box: palette colour 0
     # the mask (instance 1, on image 1) is tinted with palette colour 1 at half strength over black
     assert (30, 110, 30) in colours
+
+    arrays = [np.zeros((h, w, 3), np.uint8) for w, h in SIZES]  # the same images, already in memory
+    same = draw_prediction(arrays, SIZES, "<image>\n<image>\nwhere?", _answer(), pred, "rec")
+    np.testing.assert_array_equal(np.asarray(img), np.asarray(same))
+
+
+def test_prediction_overlays_put_each_result_on_its_image():
+    pred = parse_any(_answer(), SIZES, G)
+    pred.scores = np.array([0.9])
+    first, second = prediction_overlays(pred, SIZES, [VisualPrompt("point", 1, point=[3, 3])])
+    assert [(n, caption) for n, _, caption in first.boxes] == [(0, "red box 0.90")]
+    assert [n for n, _ in second.masks] == [1] and not first.masks  # a separate mask span: its own colour
+    assert [n for n, _ in first.points] == [0] and not second.points
+    assert not first.regions and second.regions[0].point == [3, 3] and not (first.picked or second.picked)
+    # a span naming an image the request does not have is drawn on image 0 rather than lost
+    stray = Prediction(text="", points=np.array([[1.0, 1.0]]), image_ids=[3])
+    assert prediction_overlays(stray, SIZES)[0].points == [(0, [1.0, 1.0])]
+
+
+def test_which_image_answers_frame_the_picked_image_at_full_resolution():
+    arrays = [np.full((h, w, 3), 50, np.uint8) for w, h in SIZES]
+    first, second = draw_on_images(arrays, parse_any("<img_1>", SIZES, G))
+    assert first.size == SIZES[0] and second.size == SIZES[1]
+    np.testing.assert_array_equal(np.asarray(first), arrays[0])  # not picked: the original pixels
+    frame = np.asarray(second)
+    assert (frame[0] == PICKED_COLOUR).all() and (frame[15, 15] == 50).all()
+
+
+def test_draw_on_images_keeps_full_resolution_and_the_original_pixels():
+    rng = np.random.default_rng(1)
+    arrays = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for w, h in SIZES]
+    pred = parse_any(_answer(), SIZES, G)
+    first, second = (np.asarray(im) for im in draw_on_images(arrays, pred))
+    assert first.shape == arrays[0].shape and second.shape == arrays[1].shape
+    changed = (first != arrays[0]).any(-1)
+    assert changed[2:13, 4:21].any() and not changed[14:, :].any()  # the box (4, 2)–(20, 12) and its caption
+    assert (first == PALETTE[0]).all(-1).any()
+    tinted = (second != arrays[1]).any(-1)
+    assert tinted[8:17, 10:23].all() and not tinted[25:, :].any()  # the mask of image 1, inside [5:20, 8:25]
 
 
 PIECES = list("<>/_ 0123456789abcdeilmnoptx") + [

@@ -1,4 +1,5 @@
-"""Show one prediction: as JSON, as readable lines, and drawn over its images (reusing the record preview).
+"""Show one prediction: as JSON, as readable lines, and drawn over its images (full resolution, one image each,
+or an overview cell as the record preview draws).
 
 Every coordinate here is in **pixels of the original image(s)**: boxes N×[x1, y1, x2, y2], points M×[x, y],
 masks COCO RLE (JSON) or H×W bool arrays (drawing), keypoints ``{"names", "xy", "visibility"}`` per figure.
@@ -7,14 +8,16 @@ masks COCO RLE (JSON) or H×W bool arrays (drawing), keypoints ``{"names", "xy",
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from ..data.preview import draw_record
-from ..data.record import Record, Targets, VisualPrompt
+from ..data.overlay import Overlay, draw_overlay
+from ..data.preview import draw_cell
+from ..data.record import VisualPrompt
 from ..geometry import Mask, SequenceGrammar
 from ..tasks import Prediction
 from ..tasks.common import spans_to_prediction
@@ -123,8 +126,56 @@ def describe_prediction(pred: Prediction) -> list[str]:
     return lines
 
 
+def prediction_overlays(
+    pred: Prediction, image_sizes: Sequence[tuple[int, int]], visual_prompts: Sequence[VisualPrompt] = ()
+) -> list[Overlay]:
+    """One :class:`~vistakit.data.overlay.Overlay` per image of ``image_sizes`` (original pixels): every box,
+    mask, keypoint figure and point on the image it names (image 0 when it names none or one out of range),
+    boxes captioned with their label and score, the visual prompts on their images, and the images a
+    which-image answer picked (``image_ids`` of an answer without locations) framed."""
+    meta = per_kind(pred)
+    overlays = [Overlay() for _ in image_sizes]
+    if not overlays:
+        return overlays
+
+    def on(k: int | None) -> Overlay:
+        return overlays[k if k is not None and 0 <= k < len(overlays) else 0]
+
+    box_imgs = [k for k, _ in meta["box"]]
+    mask_imgs = [k for k, _ in meta["mask"]]
+    # boxes and masks of one instance share a colour; separate box and mask spans each get their own
+    mask_offset = 0 if box_imgs == mask_imgs or not mask_imgs else len(box_imgs)
+    scores = pred.scores if pred.scores is not None and len(pred.scores) == len(pred.boxes) else None
+    for i, (box, (k, label)) in enumerate(zip(np.asarray(pred.boxes).reshape(-1, 4), meta["box"])):
+        caption = " ".join(t for t in (label, f"{scores[i]:.2f}" if scores is not None else "") if t)
+        on(k).boxes.append((i, box.tolist(), caption))
+    for i, (m, (k, _)) in enumerate(zip(pred.masks, meta["mask"])):
+        on(k).masks.append((mask_offset + i, _mask_array(m)))
+    for kp, (k, _) in zip(pred.keypoints, meta["keypoints"]):
+        on(k).keypoints.append((np.asarray(kp.xy).tolist(), [int(v) for v in kp.visibility]))
+    for i, (xy, (k, _)) in enumerate(zip(np.asarray(pred.points).reshape(-1, 2), meta["point"])):
+        on(k).points.append((i, xy.tolist()))
+    for vp in visual_prompts:
+        on(vp.image).regions.append(vp)
+    if not any(meta.values()):
+        for k in pred.image_ids:
+            if 0 <= k < len(overlays):
+                overlays[k].picked = True
+    return overlays
+
+
+def draw_on_images(
+    images: Sequence[np.ndarray | Image.Image], pred: Prediction, visual_prompts: Sequence[VisualPrompt] = ()
+) -> list[Image.Image]:
+    """One full-resolution RGB image per input image (H×W×3 uint8 arrays or PIL images, the originals): its
+    pixels with its share of ``pred`` drawn on (see :func:`prediction_overlays`)."""
+    pictures = [im if isinstance(im, Image.Image) else Image.fromarray(np.asarray(im, np.uint8)) for im in images]
+    overlays = prediction_overlays(pred, [p.size for p in pictures], visual_prompts)
+    return [draw_overlay(p, o) for p, o in zip(pictures, overlays)]
+
+
 def draw_prediction(
-    image_paths: Sequence[str | Path],
+    images: Sequence[str | Path | np.ndarray | Image.Image],
     image_sizes: Sequence[tuple[int, int]],
     prompt: str,
     answer: str,
@@ -132,39 +183,8 @@ def draw_prediction(
     task: str = "predict",
     visual_prompts: Sequence[VisualPrompt] = (),
 ) -> Image.Image:
-    """The prediction drawn over its images (masks tinted, boxes, points, keypoints, chosen images framed) with
-    the prompt and answer below: :func:`vistakit.data.preview.draw_record` on a record built from it.
-
-    Boxes and masks each go on the image they name. Points and keypoints are drawn on the first image (the
-    preview's convention).
-    """
-    meta = per_kind(pred)
+    """An overview: the images (files, PIL images or H×W×3 uint8 arrays) side by side in one record-preview cell
+    (:func:`vistakit.data.preview.draw_cell`), ``pred`` drawn on them as :func:`prediction_overlays` places it,
+    the prompt and answer below."""
     sizes = [(int(w), int(h)) for w, h in image_sizes]
-
-    def img(k: int | None) -> int:
-        return k if k is not None and 0 <= k < len(sizes) else 0
-
-    box_imgs = [img(k) for k, _ in meta["box"]]
-    mask_imgs = [img(k) for k, _ in meta["mask"]]
-    parallel = box_imgs == mask_imgs or not box_imgs or not mask_imgs
-    # One instance index per drawn shape: when boxes and masks are separate spans, masks follow the boxes and
-    # empty masks fill the boxes' slots (an empty mask tints nothing).
-    masks = [Mask(_mask_array(m)).to_rle() for m in pred.masks]
-    if not parallel:
-        empty = [Mask(np.zeros((sizes[k][1], sizes[k][0]), bool)).to_rle() for k in box_imgs]
-        masks = empty + masks
-    ids = (box_imgs or mask_imgs) if parallel else box_imgs + mask_imgs
-    picked = [int(k) for k in pred.image_ids] if not any(meta.values()) else []
-    targets = Targets(
-        boxes=np.asarray(pred.boxes).tolist() or None,
-        masks=masks or None,
-        points=np.asarray(pred.points).tolist() or None,
-        keypoints=[_keypoints_json(k) for k in pred.keypoints] or None,
-        # one image: nothing to place or pick, so no frame around it
-        image_ids=((ids or picked) or None) if len(sizes) > 1 else None,
-    )
-    record = Record(
-        id="prediction", task=task, images=[str(Path(p).resolve()) for p in image_paths], image_sizes=sizes,
-        prompt=prompt, answer=answer, targets=targets, visual_prompts=list(visual_prompts),
-    )  # fmt: skip
-    return draw_record(record)
+    return draw_cell(images, sizes, prediction_overlays(pred, sizes, visual_prompts), task, prompt, answer)
