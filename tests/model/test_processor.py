@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from vistakit.data import Record, Targets, VisualPrompt
 from vistakit.geometry import SequenceGrammar
-from vistakit.model.processor import ANSWER_PREFIX, IGNORE_INDEX
+from vistakit.model.processor import ANSWER_PREFIX, IGNORE_INDEX, to_rgb_array
 
 from .conftest import image
 
@@ -120,3 +120,21 @@ def test_from_records_reads_images(processor, tmp_path):
     batch = processor.from_records([rec])
     assert batch.image_sizes == [[(12, 10)]] and (batch["labels"] != IGNORE_INDEX).sum() == len(
         processor.tokenizer("red")["input_ids"]) + 1  # fmt: skip
+
+
+@pytest.mark.parametrize("orientation, shape", [(1, (10, 30, 3)), (3, (10, 30, 3)), (6, (30, 10, 3)), (8, (30, 10, 3))])
+def test_to_rgb_array_turns_files_and_pil_images_upright_by_their_exif_orientation(tmp_path, orientation, shape):
+    stored = np.zeros((10, 30, 3), np.uint8)
+    stored[:, :10] = 255  # a white left third shows where the image was turned
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(stored).save(path, exif=exif.tobytes(), quality=95)
+    arr = to_rgb_array(path)
+    assert arr.shape == shape
+    with Image.open(path) as im:
+        np.testing.assert_array_equal(arr, np.asarray(ImageOps.exif_transpose(im).convert("RGB")))
+        np.testing.assert_array_equal(to_rgb_array(im), arr)
+    white = {1: arr[:, :5], 3: arr[:, -5:], 6: arr[:5], 8: arr[-5:]}[orientation]  # where the left third went
+    assert white.mean() > 200 and arr.mean() < 120
+    np.testing.assert_array_equal(to_rgb_array(stored), stored)  # arrays carry no tag: taken as they are

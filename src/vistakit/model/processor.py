@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from ..data.record import IMAGE_PLACEHOLDER, REGION_PLACEHOLDER, Record, VisualPrompt
 from ..geometry import Boxes, ImageTransform, Mask, Points, SequenceGrammar
@@ -50,14 +50,19 @@ class VistaBatch(dict):
 
 
 def to_rgb_array(image: ImageLike, where: str = "image") -> np.ndarray:
-    """A PIL image, a path, or an H×W×3 (or H×W) uint8 array → an H×W×3 uint8 RGB array."""
+    """A PIL image, a path, or an H×W×3 (or H×W) uint8 array → an H×W×3 uint8 RGB array.
+
+    Files and PIL images are turned upright by their EXIF orientation tag (as viewers and browsers show them),
+    so a photo gives the same pixels, and the same pixel coordinates, whichever way it reaches the model.
+    Arrays are taken as they are: they carry no tag.
+    """
     if isinstance(image, (str, Path)):
         if not Path(image).is_file():
             raise FileNotFoundError(f"{where}: no image file at {image}")
         with Image.open(image) as im:
-            return np.asarray(im.convert("RGB"))
+            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
     if isinstance(image, Image.Image):
-        return np.asarray(image.convert("RGB"))
+        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8:
             raise TypeError(f"{where}: expected a uint8 array, got dtype {image.dtype}")

@@ -147,14 +147,17 @@ def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
 
 
 def image_size_from_file(path: Path) -> tuple[int, int]:
-    """(width, height) from the image header (Pillow opens lazily; pixels are not decoded)."""
+    """(width, height) from the image header (Pillow opens lazily; pixels are not decoded), upright: swapped when
+    the EXIF orientation turns the image a quarter, as the model reads it (``vistakit.model.processor``)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
-            return int(im.size[0]), int(im.size[1])
+            w, h = int(im.size[0]), int(im.size[1])
+            quarter_turn = im.getexif().get(0x0112) in (5, 6, 7, 8)  # tag 0x0112: Orientation
     except (UnidentifiedImageError, OSError) as exc:
         raise ValueError(f"{path}: cannot read the image header ({exc})") from None
+    return (h, w) if quarter_turn else (w, h)
 
 
 def find_image(images_dir: Path | None, rel: str) -> Path | None:
