@@ -1,4 +1,5 @@
-"""Where to find the shared real-data samples (``shared/data`` beside the repository) without arguments."""
+"""Where to find files without arguments: the shipped reference checkpoint, and the shared real-data samples
+(``shared/data`` beside the repository)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import os
 from pathlib import Path
 
 ENV_VAR = "VISTAKIT_SHARED_DATA"
+# The tiny model shipped in the package: the default of Vista.from_pretrained() and of the CLI's --checkpoint.
+REFERENCE_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "reference"
 
 
 def shared_data_dir() -> Path:

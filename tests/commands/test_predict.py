@@ -80,3 +80,27 @@ def test_predict_errors(micro_ckpt, image, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(args + ["--prompt", "x", "--region", "1,2,3"])
     assert "expected 2 (point) or 4 (box) numbers" in capsys.readouterr().err
+
+
+def test_predict_reads_an_exif_rotated_jpeg_upright_and_draws_on_it(micro_ckpt, tmp_path, capsys, monkeypatch):
+    """The same upright frame as the server and the Python API: sizes, coordinates and the overlay."""
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 80×40, displayed (and read) 40×80
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (80, 40), (0, 0, 0)).save(photo, exif=exif.tobytes())
+    seen = {}
+
+    def fake_generate(self, images, prompts, visual_prompts=None, **gen):
+        seen["shape"] = images[0][0].shape
+        return [GenerationResult("<p>thing</p><box><loc_8><loc_4><loc_24><loc_12></box>", loc_scores=[1.0] * 4)]
+
+    monkeypatch.setattr(Engine, "generate", fake_generate)
+    out = tmp_path / "o.png"
+    rc = main(["predict", "--checkpoint", str(micro_ckpt), "--image", str(photo), "--prompt", "Where?", "--task",
+               "rec", "--json", "--out", str(out)])  # fmt: skip
+    js = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert rc == 0 and seen["shape"] == (80, 40, 3) and js["image_sizes"] == [[40, 80]]
+    # 64 bins over the longer side (80 px, now the height): <loc_4> → y = 4.5 / 64 × 80 = 5.625
+    assert js["boxes"] == [[10.62, 5.62, 30.62, 15.62]] and js["overlay"] == str(out)
+    with Image.open(out) as overview:  # the overview cell still: the image, the box in red, the text below
+        assert overview.size == (288, 288) and (255, 60, 60) in {c for _, c in overview.getcolors(1 << 16)}

@@ -7,7 +7,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-REFERENCE = Path(__file__).resolve().parent.parent / "checkpoints" / "reference"
+from ..paths import REFERENCE_CHECKPOINT as REFERENCE
+
 HOW_TO_TRAIN = (
     "vistakit data generate --out data/sw --split train --n 20000 && "
     "vistakit data generate --out data/sw --split val --n 500 && "

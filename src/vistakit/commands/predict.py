@@ -49,19 +49,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="PNG to draw the images with the results on")
 
 
-def full_prompt(prompt: str, n_images: int) -> str:
-    """The prompt with one ``<image>`` per image in front when it has none (as the task prompts lay them out)."""
-    from ..data.record import IMAGE_PLACEHOLDER
-
-    if IMAGE_PLACEHOLDER in prompt:
-        return prompt
-    if n_images == 1:
-        return f"{IMAGE_PLACEHOLDER}\n{prompt}"
-    return "".join(f"Image {k + 1}: {IMAGE_PLACEHOLDER}\n" for k in range(n_images)) + prompt
-
-
 def run(args: argparse.Namespace) -> int:
-    from ..data.record import REGION_PLACEHOLDER, VisualPrompt
+    from ..api import full_prompt, with_regions
+    from ..data.record import VisualPrompt
     from ..evaluation.present import describe_prediction, draw_prediction, parse_any, prediction_json
     from ..model.engine import attach_scores
     from ..model.processor import to_rgb_array
@@ -73,9 +63,7 @@ def run(args: argparse.Namespace) -> int:
     gen = generation_kwargs(args)
     arrays = [to_rgb_array(path, f"--image {path}") for path in args.image]
     sizes = [(a.shape[1], a.shape[0]) for a in arrays]
-    prompt = full_prompt(args.prompt, len(arrays))
-    if REGION_PLACEHOLDER not in prompt and args.region:
-        prompt = prompt.rstrip() + " " + " ".join([REGION_PLACEHOLDER] * len(args.region))
+    prompt = with_regions(full_prompt(args.prompt, len(arrays)), len(args.region))
     regions = [VisualPrompt.from_json(r, f"--region {i + 1}", sizes) for i, r in enumerate(args.region)]
     engine = load_engine(args)
     result = engine.generate([arrays], [prompt], [regions], **gen)[0]
@@ -85,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         pred = parse_any(result.text, sizes, engine.processor.grammar)
     attach_scores(pred, result)
     if args.out:
-        img = draw_prediction(args.image, sizes, prompt, result.text, pred, args.task or "predict", regions)
+        img = draw_prediction(arrays, sizes, prompt, result.text, pred, args.task or "predict", regions)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         img.save(args.out)
     if args.json:
