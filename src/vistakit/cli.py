@@ -22,6 +22,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
     (("eval",), "vistakit.commands.evaluate", "run a model over a split, task by task, and print its metrics"),
     (("predict",), "vistakit.commands.predict", "answer a prompt about images; print and draw the typed results"),
     (("demo",), "vistakit.commands.demo", "fresh ShapesWorld scenes → the model on every task → overlays + table"),
+    (("serve",), "vistakit.commands.serve", "serve a model over HTTP: OpenAI-compatible chat, /v1/predict, a web page"),
 ]
 
 
