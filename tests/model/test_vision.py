@@ -44,3 +44,22 @@ def test_registry_lists_kinds_and_hf_needs_a_directory(tmp_path):
     assert {"vit", "hf_clip", "hf_siglip"} <= set(VISION_TOWERS.names())
     with pytest.raises(FileNotFoundError, match="vision.hf_path"):
         build_vision(VisionConfig(kind="hf_clip", hf_path=str(tmp_path / "none")))
+
+
+def test_conv_stem_reaches_the_patch_grid_and_stays_mostly_local():
+    torch.manual_seed(0)
+    vit = build_vision(VisionConfig(image_size=32, patch_size=8, dim=32, depth=0, heads=2, stem="conv"))
+    assert vit(torch.randn(2, 3, 32, 32)).shape == (2, 16, 32)
+    x = torch.zeros(1, 3, 32, 32)
+    y = x.clone()
+    y[0, :, 2:6, 26:30] = 1.0  # inside the top-right patch (row 0, column 3): index 3
+    changed = (vit(x) - vit(y)).abs().sum(-1)[0] > 1e-6
+    assert changed[3]
+    assert set(changed.nonzero()[:, 0].tolist()) <= {2, 3, 6, 7}  # only its neighbours: the stem's receptive field
+
+
+def test_conv_stem_needs_a_power_of_two_patch():
+    with pytest.raises(ValueError, match="power of 2, got 12"):
+        VisionConfig(image_size=48, patch_size=12, dim=32, depth=1, heads=2, stem="conv").validate()
+    with pytest.raises(ValueError, match="stem"):
+        VisionConfig(stem="resnet").validate()

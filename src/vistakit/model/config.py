@@ -24,6 +24,7 @@ from ..geometry.sequence import MAX_IMAGES
 
 CONFIG_FILE = "config.json"
 VISION_KINDS = ("vit", "hf_clip", "hf_siglip")
+VISION_STEMS = ("patch", "conv")
 IMAGE_TOKENIZER_KINDS = ("instruction", "projector")
 LM_KINDS = ("llama", "hf")
 
@@ -54,11 +55,15 @@ class VisionConfig:
     (CLIP's class token is dropped). ``feature_layer`` picks the hidden state of HF towers (-2: the penultimate
     layer, as LLaVA and VistaLLM do). ``hf_config`` is filled at build time with the HF tower's own config so a
     saved checkpoint rebuilds without ``hf_path``.
+    ``stem`` (``vit`` only): ``patch`` embeds each patch with one linear map (a strided convolution); ``conv``
+    with a few 3×3 convolutions that halve the resolution down to the patch grid (Xiao et al. 2021, "Early
+    convolutions help transformers see better").
     """
 
     kind: str = "vit"
     image_size: int = 64
     patch_size: int = 8
+    stem: str = "patch"
     dim: int = 128
     depth: int = 4
     heads: int = 4
@@ -72,6 +77,10 @@ class VisionConfig:
     def validate(self, where: str = "vision") -> None:
         _choice(self.kind, VISION_KINDS, f"{where}.kind")
         _positive(self, ("image_size", "patch_size", "dim", "depth", "heads", "mlp_ratio"), where)
+        _choice(self.stem, VISION_STEMS, f"{where}.stem")
+        if self.kind == "vit" and self.stem == "conv" and self.patch_size & (self.patch_size - 1):
+            raise ValueError(f"{where}.stem 'conv' halves the resolution per layer: patch_size must be a power of 2, "
+                             f"got {self.patch_size}")  # fmt: skip
         if self.kind == "vit" and self.image_size % self.patch_size:
             raise ValueError(f"{where}.image_size {self.image_size} must be a multiple of patch_size {self.patch_size}")
         if self.kind == "vit" and self.dim % self.heads:

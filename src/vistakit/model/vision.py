@@ -82,14 +82,32 @@ class Block(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
+def conv_stem(patch_size: int, dim: int) -> nn.Sequential:
+    """3×3 convolutions, each halving the resolution (log2 ``patch_size`` of them, widths doubling from
+    ``dim / 2**(n-1)`` up to ``dim``, GELU between), then a 1×1 projection: ``[N, 3, S, S] → [N, dim, S/p, S/p]``."""
+    n = patch_size.bit_length() - 1
+    widths = [max(16, dim >> (n - 1 - i)) for i in range(n)]
+    layers: list[nn.Module] = []
+    c = 3
+    for w in widths:
+        layers += [nn.Conv2d(c, w, kernel_size=3, stride=2, padding=1), nn.GELU()]
+        c = w
+    layers.append(nn.Conv2d(c, dim, kernel_size=1))
+    return nn.Sequential(*layers)
+
+
 class ViT(nn.Module):
-    """A plain ViT from scratch: conv patch embedding + fixed sin-cos positions + ``depth`` blocks + LayerNorm."""
+    """A plain ViT from scratch: patch embedding (one strided convolution, or a small convolutional stem) + fixed
+    sin-cos positions + ``depth`` blocks + LayerNorm."""
 
     def __init__(self, config: VisionConfig) -> None:
         super().__init__()
         self.config = config
         grid = config.image_size // config.patch_size
-        self.patch = nn.Conv2d(3, config.dim, kernel_size=config.patch_size, stride=config.patch_size)
+        if config.stem == "conv":
+            self.patch = conv_stem(config.patch_size, config.dim)
+        else:
+            self.patch = nn.Conv2d(3, config.dim, kernel_size=config.patch_size, stride=config.patch_size)
         self.register_buffer("pos", sincos_2d(grid, config.dim)[None], persistent=False)
         self.blocks = nn.ModuleList(Block(config.dim, config.heads, config.mlp_ratio) for _ in range(config.depth))
         self.norm = nn.LayerNorm(config.dim)
