@@ -14,11 +14,7 @@ import io
 import json
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -79,36 +75,14 @@ def no_script_errors(driver: Any) -> Iterator[None]:
     assert not errors, f"the page's scripts failed: {errors}"
 
 
-# --- the server: the real app with the reference model, uvicorn in a thread on a free port --------------------
-@contextmanager
-def _serving(app: Any) -> Iterator[str]:
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + WAIT_S
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(WAIT_S)
-        sock.close()
-
-
+# --- the server: the real app with the reference model, uvicorn in a thread on a free port (conftest) --------
 @pytest.fixture(scope="module")
-def server(driver: Any) -> Iterator[str]:
+def server(driver: Any, serving: Any) -> Iterator[str]:
     from vistakit import Vista
     from vistakit.serve.app import create_app
     from vistakit.serve.settings import ServeSettings
 
-    with _serving(create_app(Vista.from_pretrained(device="cpu"), ServeSettings())) as url:
+    with serving(create_app(Vista.from_pretrained(device="cpu"), ServeSettings())) as url:
         yield url
 
 
