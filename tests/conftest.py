@@ -30,3 +30,22 @@ def _one_thread():
 def one_thread():
     """Kept for tests that ask for it by name; the session-wide fixture above already pins one thread."""
     yield
+
+
+@pytest.fixture(scope="session")
+def save_micro_model(tmp_path_factory):
+    """``save_micro_model(records_file)`` → the folder of an untrained ``micro`` model saved as a checkpoint, its
+    tokenizer trained on that file's prompts and answers (seeded: the same weights every time)."""
+
+    def save(records_file):
+        import torch
+
+        from vistakit.data.record import read_records
+        from vistakit.model import create_model, make_config
+
+        torch.manual_seed(0)
+        texts = [t for r in read_records(records_file) for t in (r.prompt, r.answer)]
+        model, processor = create_model(make_config("micro"), texts, vocab_size=300)
+        return model.save_pretrained(tmp_path_factory.mktemp("ckpt") / "micro", processor)
+
+    return save

@@ -2,12 +2,8 @@
 micro model saved as a checkpoint."""
 
 import pytest
-import torch
 
 from vistakit.data.shapesworld.generate import GenerateConfig, generate_split
-
-
-
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +33,5 @@ def sw_small(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def micro_ckpt(tmp_path_factory, sw_small):
-    from vistakit.data.record import read_records
-    from vistakit.model import create_model, make_config
-
-    torch.manual_seed(0)
-    texts = [t for r in read_records(sw_small / "train.jsonl") for t in (r.prompt, r.answer)]
-    model, processor = create_model(make_config("micro"), texts, vocab_size=300)
-    path = tmp_path_factory.mktemp("ckpt") / "micro"
-    model.save_pretrained(path, processor)
-    return path
+def micro_ckpt(save_micro_model, sw_small):
+    return save_micro_model(sw_small / "train.jsonl")
