@@ -67,7 +67,7 @@ class VisionProbe(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         tokens = self.model.encode_images(batch["pixel_values"], batch["image_to_sample"], batch["instruction_ids"],
                                           batch["instruction_mask"])  # fmt: skip
-        return self.head(tokens.mean(1))
+        return self.head(tokens.tokens.mean(1))
 
 
 class FilmCNN(nn.Module):

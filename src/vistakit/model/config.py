@@ -105,6 +105,11 @@ class ImageTokenizerConfig:
     ``instruction`` (VistaLLM): ``num_queries`` learnable queries, ``depth`` layers of self-attention,
     cross-attention to [patch features ; instruction embeddings] and an MLP, width ``dim``, ``heads`` heads →
     ``num_queries`` tokens per image. ``projector`` (ablation): an MLP over every patch → one token per patch.
+
+    ``grounding`` (instruction only; the projector, which reads no instruction, ignores it): the tokenizer also scores every patch for what the instruction names (a
+    relevance map) and adds the scores to its cross-attention to the patches; when a batch brings grounding
+    targets (the regions of referring / segmentation / detection answers), ``grounding_weight`` × their binary
+    cross-entropy joins the loss (:mod:`vistakit.model.grounding`).
     """
 
     kind: str = "instruction"
@@ -112,12 +117,16 @@ class ImageTokenizerConfig:
     depth: int = 2
     heads: int = 4
     dim: int = 128
+    grounding: bool = False
+    grounding_weight: float = 1.0
 
     def validate(self, where: str = "image_tokenizer") -> None:
         _choice(self.kind, IMAGE_TOKENIZER_KINDS, f"{where}.kind")
         _positive(self, ("num_queries", "depth", "heads", "dim"), where)
         if self.dim % self.heads:
             raise ValueError(f"{where}.dim {self.dim} must be divisible by heads {self.heads}")
+        if not (isinstance(self.grounding_weight, (int, float)) and self.grounding_weight >= 0):
+            raise ValueError(f"{where}.grounding_weight must be a number >= 0, got {self.grounding_weight!r}")
 
 
 @dataclass

@@ -6,22 +6,35 @@ self-attention over the queries, cross-attention from the queries to [patch feat
 masked out), and an MLP. The output is projected to the LM hidden size: ``Q`` tokens per image, whatever the
 image resolution, so many images fit in the context and each is compressed *for the task asked*.
 
+With ``config.grounding`` it also scores each patch for what the instruction names
+(:class:`~vistakit.model.grounding.RelevanceHead`) and adds the scores, times a learned gain per layer, to the
+cross-attention logits of the patch keys: the queries are steered to the named object's patches, and the scores
+are returned for the grounding loss.
+
 ``projector`` — the ablation: an MLP over every patch, ``P`` tokens per image, the instruction unused.
 
 Shapes: ``patches`` [N_img, P, D_vision]; ``instruction`` [N_img, L, H_lm] (each image gets its own sample's
-instruction embeddings); ``instruction_mask`` BoolTensor [N_img, L] (True: a real token) → [N_img, T, H_lm].
+instruction embeddings); ``instruction_mask`` BoolTensor [N_img, L] (True: a real token) →
+:class:`ImageTokens` (``tokens`` [N_img, T, H_lm], ``relevance`` [N_img, P] logits or ``None``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
 from ..registry import Registry
 from .config import ImageTokenizerConfig
+from .grounding import RelevanceHead
 from .vision import Attention, Mlp
+
+class ImageTokens(NamedTuple):
+    tokens: torch.Tensor  # [N_img, T, H_lm]
+    relevance: torch.Tensor | None = None  # [N_img, P] per-patch relevance logits (grounding tokenizers)
+
 
 IMAGE_TOKENIZERS: Registry[Callable[[ImageTokenizerConfig, int, int], nn.Module]] = Registry("image tokenizer")
 
@@ -36,6 +49,7 @@ class QueryLayer(nn.Module):
         self.norm_mlp, self.mlp = nn.LayerNorm(dim), Mlp(dim, 4 * dim)
 
     def forward(self, q: torch.Tensor, context: torch.Tensor, key_mask: torch.Tensor) -> torch.Tensor:
+        """``key_mask``: BoolTensor [N, K] (True: may be attended) or an additive float bias [N, K]."""
         q = q + self.self_attn(self.norm_self(q))
         q = q + self.cross_attn(self.norm_q(q), self.norm_ctx(context), key_mask)
         return q + self.mlp(self.norm_mlp(q))
@@ -56,17 +70,27 @@ class InstructionGuidedTokenizer(nn.Module):
         self.layers = nn.ModuleList(QueryLayer(d, config.heads) for _ in range(config.depth))
         self.norm = nn.LayerNorm(d)
         self.out = nn.Linear(d, lm_hidden)
+        self.relevance = RelevanceHead(d, lm_hidden, config.heads) if config.grounding else None
+        self.relevance_gain = nn.Parameter(torch.ones(config.depth)) if config.grounding else None
 
-    def forward(self, patches: torch.Tensor, instruction: torch.Tensor, instruction_mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, patches: torch.Tensor, instruction: torch.Tensor, instruction_mask: torch.Tensor) -> ImageTokens:
         n, p, _ = patches.shape
-        context = torch.cat(
-            [self.patch_proj(patches) + self.type_embed[0], self.instruction_proj(instruction) + self.type_embed[1]], 1
-        )
+        patch_ctx = self.patch_proj(patches) + self.type_embed[0]
+        context = torch.cat([patch_ctx, self.instruction_proj(instruction) + self.type_embed[1]], 1)
         key_mask = torch.cat([instruction_mask.new_ones(n, p), instruction_mask], 1).bool()
         q = self.queries[None].expand(n, -1, -1).to(patches.dtype)
-        for layer in self.layers:
-            q = layer(q, context, key_mask)
-        return self.out(self.norm(q))
+        relevance = None
+        if self.relevance is not None:
+            relevance = self.relevance(patch_ctx, instruction, instruction_mask)
+            blocked = torch.zeros(key_mask.shape, dtype=q.dtype, device=q.device).masked_fill(~key_mask, float("-inf"))
+        for i, layer in enumerate(self.layers):
+            if relevance is None:
+                q = layer(q, context, key_mask)
+            else:
+                bias = blocked.clone()
+                bias[:, :p] = relevance.to(q.dtype) * self.relevance_gain[i].to(q.dtype)
+                q = layer(q, context, bias)
+        return ImageTokens(self.out(self.norm(q)), relevance)
 
 
 @IMAGE_TOKENIZERS.register("projector")
@@ -78,8 +102,8 @@ class PatchProjector(nn.Module):
         self.config = config
         self.mlp = nn.Sequential(nn.Linear(vision_dim, config.dim), nn.GELU(), nn.Linear(config.dim, lm_hidden))
 
-    def forward(self, patches: torch.Tensor, instruction: torch.Tensor, instruction_mask: torch.Tensor) -> torch.Tensor:
-        return self.mlp(patches)
+    def forward(self, patches: torch.Tensor, instruction: torch.Tensor, instruction_mask: torch.Tensor) -> ImageTokens:
+        return ImageTokens(self.mlp(patches))
 
 
 def build_image_tokenizer(config: ImageTokenizerConfig, vision_dim: int, lm_hidden: int) -> nn.Module:

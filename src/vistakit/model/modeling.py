@@ -26,7 +26,8 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 
 from .config import CONFIG_FILE, ModelConfig, read_config
-from .image_tokenizer import build_image_tokenizer
+from .grounding import grounding_loss
+from .image_tokenizer import ImageTokens, build_image_tokenizer
 from .language import build_language_model
 from .packing import plan_packing
 from .text_tokenizer import IMAGE_PAD, check_tokenizer
@@ -42,12 +43,15 @@ _CHECKPOINT_FILES = (CONFIG_FILE, WEIGHTS_FILE, "tokenizer.json", "tokenizer_con
 
 @dataclass
 class VistaOutput:
-    """``loss``: mean next-token cross-entropy over label positions != -100 (``None`` without labels);
-    ``logits`` FloatTensor [B, T, V]; ``past_key_values``: the LM cache when ``use_cache``."""
+    """``loss``: mean next-token cross-entropy over label positions != -100 (``None`` without labels), plus
+    ``image_tokenizer.grounding_weight`` × ``grounding_loss`` when grounding targets were given;
+    ``logits`` FloatTensor [B, T, V]; ``past_key_values``: the LM cache when ``use_cache``;
+    ``grounding_loss``: the image tokenizer's relevance-map loss (:mod:`.grounding`) or ``None``."""
 
     loss: torch.Tensor | None
     logits: torch.Tensor
     past_key_values: Any = None
+    grounding_loss: torch.Tensor | None = None
 
 
 class VistaModel(nn.Module):
@@ -76,8 +80,9 @@ class VistaModel(nn.Module):
         image_to_sample: torch.Tensor,
         instruction_ids: torch.Tensor,
         instruction_mask: torch.Tensor,
-    ) -> torch.Tensor:
-        """Images ``[N_img, 3, S, S]`` (+ their samples' instructions ``[B, L]``) → ``[N_img, T_img, H]`` tokens."""
+    ) -> ImageTokens:
+        """Images ``[N_img, 3, S, S]`` (+ their samples' instructions ``[B, L]``) → ``ImageTokens``: ``tokens``
+        ``[N_img, T_img, H]`` and, for a grounding tokenizer, per-patch ``relevance`` logits ``[N_img, P]``."""
         embed = self.lm.get_input_embeddings()
         instruction = embed(instruction_ids)[image_to_sample]
         mask = instruction_mask.bool()[image_to_sample]
@@ -94,6 +99,17 @@ class VistaModel(nn.Module):
         instruction_mask: torch.Tensor,
     ) -> torch.Tensor:
         """``inputs_embeds`` [B, T, H]: token embeddings with the ``<image_pad>`` slots filled by image tokens."""
+        return self._embed(pixel_values, image_to_sample, input_ids, instruction_ids, instruction_mask)[0]
+
+    def _embed(
+        self,
+        pixel_values: torch.Tensor,
+        image_to_sample: torch.Tensor,
+        input_ids: torch.Tensor,
+        instruction_ids: torch.Tensor,
+        instruction_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(:meth:`embed`'s ``inputs_embeds``, the images' relevance logits ``[N_img, P]`` or ``None``)."""
         b = input_ids.shape[0]
         n_img = pixel_values.shape[0]
         if image_to_sample.shape != (n_img,):
@@ -120,10 +136,11 @@ class VistaModel(nn.Module):
                 f"image(s) × {self.tokens_per_image} tokens = {int(expected[bad])}; write one <image> per image in the prompt"
             )
         embeds = self.lm.get_input_embeddings()(input_ids)
+        relevance = None
         if n_img:
-            tokens = self.encode_images(pixel_values, image_to_sample, instruction_ids, instruction_mask)
+            tokens, relevance = self.encode_images(pixel_values, image_to_sample, instruction_ids, instruction_mask)
             embeds = embeds.masked_scatter(slots.unsqueeze(-1), tokens.to(embeds.dtype).reshape(-1, embeds.shape[-1]))
-        return embeds
+        return embeds, relevance
 
     @staticmethod
     def position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
@@ -142,6 +159,7 @@ class VistaModel(nn.Module):
         labels: torch.Tensor | None = None,
         use_cache: bool = False,
         pack: bool | None = None,
+        grounding: torch.Tensor | None = None,
     ) -> VistaOutput:
         """``pixel_values`` FloatTensor [N_img, 3, S, S]; ``image_to_sample`` LongTensor [N_img]; ``input_ids``,
         ``attention_mask`` [B, T]; ``instruction_ids``, ``instruction_mask`` [B, L]; ``labels`` [B, T] aligned with
@@ -149,14 +167,17 @@ class VistaModel(nn.Module):
 
         ``pack``: run the LM on the real tokens packed into fewer rows (:mod:`.packing`; same result, less
         compute on padding). ``None``: pack when less than ``PACK_BELOW`` of the batch is real tokens and no
-        cache is asked for. Packed logits at padding positions are zeros."""
+        cache is asked for. Packed logits at padding positions are zeros.
+
+        ``grounding``: FloatTensor [N_img, P] per-patch targets (:func:`.grounding.grounding_targets`, which the
+        processor adds to training batches of a grounding model); ignored by a model without relevance maps."""
         if input_ids.ndim != 2 or attention_mask.shape != input_ids.shape:
             raise ValueError(
                 f"input_ids and attention_mask must both be [B, T], got {list(input_ids.shape)} / {list(attention_mask.shape)}"
             )
         if labels is not None and labels.shape != input_ids.shape:
             raise ValueError(f"labels must be [B, T] = {list(input_ids.shape)}, got {list(labels.shape)}")
-        embeds = self.embed(pixel_values, image_to_sample, input_ids, instruction_ids, instruction_mask)
+        embeds, relevance = self._embed(pixel_values, image_to_sample, input_ids, instruction_ids, instruction_mask)
         positions = self.position_ids(attention_mask)
         if pack is None:  # worth it once a good part of the batch is padding; a cache needs the padded layout
             pack = not use_cache and float(attention_mask.float().mean()) < PACK_BELOW
@@ -186,7 +207,12 @@ class VistaModel(nn.Module):
                 )
             else:  # nothing to predict: a zero that still carries the graph
                 loss = logits.sum() * 0.0
-        return VistaOutput(loss, logits, past)
+        g_loss = None
+        if grounding is not None and relevance is not None:
+            g_loss = grounding_loss(relevance, grounding.to(relevance.device))
+            if g_loss is not None and loss is not None:
+                loss = loss + self.config.image_tokenizer.grounding_weight * g_loss
+        return VistaOutput(loss, logits, past, g_loss)
 
     def step(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, past_key_values: Any) -> VistaOutput:
         """One cached decoding step: new ``input_ids`` [B, 1] (text tokens only), ``attention_mask`` [B, past + 1]."""

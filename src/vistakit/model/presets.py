@@ -34,7 +34,8 @@ def tiny() -> ModelConfig:
     Llama hidden 256 × 4 layers, 64 location bins, masks as 16 points."""
     return ModelConfig(
         vision=VisionConfig(kind="vit", image_size=64, patch_size=8, dim=128, depth=4, heads=4, mlp_ratio=4.0),
-        image_tokenizer=ImageTokenizerConfig(kind="instruction", num_queries=16, depth=2, heads=4, dim=128),
+        image_tokenizer=ImageTokenizerConfig(kind="instruction", num_queries=16, depth=2, heads=4, dim=128,
+                                             grounding=True),
         lm=LMConfig(kind="llama", hidden=256, layers=4, heads=4, intermediate=704, max_positions=512),
         bins=64,
         mask_points=16,

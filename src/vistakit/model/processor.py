@@ -13,6 +13,7 @@ slots (what the instruction-guided image tokenizer reads).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from ..data.record import IMAGE_PLACEHOLDER, REGION_PLACEHOLDER, Record, VisualP
 from ..geometry import Boxes, ImageTransform, Mask, Points, SequenceGrammar
 from ..tasks import Prediction, get_task
 from .config import ModelConfig, read_config
+from .grounding import grounding_targets
 from .text_tokenizer import IMAGE_PAD, load_tokenizer
 
 ImageLike = Image.Image | np.ndarray | str | Path
@@ -232,15 +234,20 @@ class VistaProcessor:
 
     def from_records(self, records: Iterable[Record], with_answers: bool = True, **kwargs: Any) -> VistaBatch:
         """A batch from records: images read from ``record.image_paths()``, prompts, visual prompts and (with
-        answers) :meth:`answer_for` targets. ``kwargs`` go to :meth:`__call__`."""
+        answers) :meth:`answer_for` targets — and, for a model with a grounding tokenizer, the per-patch
+        ``grounding`` targets of its loss. ``kwargs`` go to :meth:`__call__`."""
         records = list(records)
-        return self(
+        batch = self(
             [rec.image_paths() for rec in records],
             [rec.prompt for rec in records],
             [self.answer_for(rec) for rec in records] if with_answers else None,
             [rec.visual_prompts for rec in records],
             **kwargs,
         )
+        if with_answers and self.config.image_tokenizer.grounding:
+            grid = math.isqrt(self.config.vision.num_patches)
+            batch["grounding"] = grounding_targets(records, batch.transforms, grid)
+        return batch
 
     # --- outputs -------------------------------------------------------------------------------------------
     def decode(self, ids: Sequence[int]) -> str:

@@ -42,7 +42,8 @@ def sincos_2d(grid: int, dim: int) -> torch.Tensor:
 class Attention(nn.Module):
     """Multi-head attention with ``scaled_dot_product_attention``; ``context`` None means self-attention.
 
-    ``x`` [N, Lq, D], ``context`` [N, Lk, Dc]; ``key_mask`` BoolTensor [N, Lk], True where a key may be attended.
+    ``x`` [N, Lq, D], ``context`` [N, Lk, Dc]; ``key_mask`` BoolTensor [N, Lk], True where a key may be attended,
+    or a float [N, Lk] added to the attention logits (-inf: never attended).
     """
 
     def __init__(self, dim: int, heads: int, context_dim: int | None = None) -> None:
@@ -60,6 +61,8 @@ class Attention(nn.Module):
         q = self.q(x).view(n, lq, self.heads, -1).transpose(1, 2)
         k, v = self.kv(ctx).view(n, ctx.shape[1], 2, self.heads, -1).permute(2, 0, 3, 1, 4)
         mask = None if key_mask is None else key_mask[:, None, None, :]
+        if mask is not None and mask.is_floating_point():
+            mask = mask.to(q.dtype)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.out(y.transpose(1, 2).reshape(n, lq, d))
 

@@ -23,6 +23,7 @@ from .common import Size, encode_rle, gold_masks, image_tag, per_image_masks, sp
 @register_task
 class AttCoSeg(Task):
     name = "attcoseg"
+    grounds = True
     metric_names = ("pair_acc", "jaccard", "ciou", "giou")
     num_images = None
     prompt_templates = (

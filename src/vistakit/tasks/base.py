@@ -61,12 +61,15 @@ class Task:
     0 for text-to-image).
     ``prompt_templates`` are ``str.format`` templates of the question (without ``<image>`` placeholders, which
     :meth:`make_prompt` adds); every template of a task uses the same slots.
+    ``grounds``: the targets' boxes / masks are exactly the regions the instruction names, so they may teach the
+    image tokenizer where to look (its grounding loss, :mod:`vistakit.model.grounding`).
     """
 
     name: ClassVar[str] = ""
     metric_names: ClassVar[tuple[str, ...]] = ()
     prompt_templates: ClassVar[tuple[str, ...]] = ()
     num_images: ClassVar[int | None] = 1
+    grounds: ClassVar[bool] = False
 
     # --- prompts ------------------------------------------------------------------------------------------
     @property

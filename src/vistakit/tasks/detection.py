@@ -23,6 +23,7 @@ from .common import Size, encode_box, phrase, spans_to_prediction
 @register_task
 class Detection(Task):
     name = "detection"
+    grounds = True
     metric_names = ("ap", "ap50")
     prompt_templates = (
         "Detect these classes: {classes}.",

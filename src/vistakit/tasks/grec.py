@@ -18,6 +18,7 @@ from .common import Size, encode_box, phrase, spans_to_prediction
 @register_task
 class GREC(Task):
     name = "grec"
+    grounds = True
     metric_names = ("acc50", "n_acc", "t_acc")
     prompt_templates = (
         "Find every {phrase}, or say none.",

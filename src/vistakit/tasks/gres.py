@@ -18,6 +18,7 @@ from .common import Size, encode_rle, gold_masks, phrase, spans_to_prediction, u
 @register_task
 class GRES(Task):
     name = "gres"
+    grounds = True
     metric_names = ("ciou", "giou", "n_acc", "t_acc")
     prompt_templates = (
         "Segment every {phrase}, or say none.",

@@ -18,6 +18,7 @@ from .common import Size, encode_box, phrase, spans_to_prediction
 @register_task
 class REC(Task):
     name = "rec"
+    grounds = True
     metric_names = ("acc50", "acc75", "center_acc")
     prompt_templates = (
         "Where is {phrase}?",

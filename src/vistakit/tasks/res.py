@@ -19,6 +19,7 @@ from .common import Size, encode_rle, gold_masks, phrase, spans_to_prediction, u
 @register_task
 class RES(Task):
     name = "res"
+    grounds = True
     metric_names = ("ciou", "giou")
     prompt_templates = (
         "Segment {phrase}.",

@@ -26,6 +26,7 @@ import torch
 
 from ..data.dataset import RecordDataset
 from ..data.record import Record
+from ..model.modeling import VistaOutput
 from . import checkpoint as ckpt
 from .config import TrainConfig
 from .curves import plot_curves
@@ -131,11 +132,16 @@ class Trainer:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
 
-    def loss_of(self, records: list[Record]) -> torch.Tensor:
-        """Mean token cross-entropy of the records' answers (a scalar with its graph)."""
+    def output_of(self, records: list[Record]) -> VistaOutput:
+        """The model's output on the records with their answers (``loss`` carries its graph)."""
         batch = self.processor.from_records(records, truncation=True).to(self.device)
         with self._autocast():
-            return self.model(**batch).loss
+            return self.model(**batch)
+
+    def loss_of(self, records: list[Record]) -> torch.Tensor:
+        """Mean token cross-entropy of the records' answers (+ the weighted grounding loss of a grounding
+        model; a scalar with its graph)."""
+        return self.output_of(records).loss
 
     @torch.no_grad()
     def validate(self, step: int, log: RunLog) -> float | None:
@@ -143,9 +149,11 @@ class Trainer:
         if not self._val_batches:
             return None
         self.model.eval()
-        losses = [float(self.loss_of(b)) for b in self._val_batches]
-        val_loss = sum(losses) / len(losses)
-        log.write("val", step, loss=val_loss)
+        outputs = [self.output_of(b) for b in self._val_batches]
+        val_loss = sum(float(o.loss) for o in outputs) / len(outputs)
+        grounding = [float(o.grounding_loss) for o in outputs if o.grounding_loss is not None]
+        extra = {"grounding_loss": sum(grounding) / len(grounding)} if grounding else {}
+        log.write("val", step, loss=val_loss, **extra)
         if self.cfg.val_records > 0:
             from ..evaluation.runner import evaluate_records, iter_tasks
             from ..model import Engine
@@ -188,6 +196,7 @@ class Trainer:
         self.model.train()
         step, last_loss, val_loss = self.start_step, math.nan, None
         window_loss, window_steps, window_samples, t0 = 0.0, 0, 0, time.perf_counter()
+        window_grounding: list[float] = []
         try:
             while step < cfg.steps:
                 fp = ""
@@ -196,7 +205,10 @@ class Trainer:
                     records = self.mixture.batch(step, cfg.batch_size, micro)
                     if micro == 0:
                         fp = fingerprint(records)
-                    loss = self.loss_of(records)
+                    out = self.output_of(records)
+                    loss = out.loss
+                    if out.grounding_loss is not None:
+                        window_grounding.append(float(out.grounding_loss.detach()))
                     if not torch.isfinite(loss):
                         raise FloatingPointError(f"step {step + 1}: the loss is {float(loss)} (batch {fp}); "
                                                  f"lower lr or check the data")  # fmt: skip
@@ -214,8 +226,10 @@ class Trainer:
                 if cfg.log_every and (step % cfg.log_every == 0 or step == cfg.steps):
                     dt = max(time.perf_counter() - t0, 1e-9)
                     last_loss = window_loss / window_steps
-                    log.write("train", step, loss=last_loss, lr=lr,
-                              grad_norm=float(norm), samples_per_s=window_samples / dt, fingerprint=fp)  # fmt: skip
+                    extra = {"grounding_loss": sum(window_grounding) / len(window_grounding)} if window_grounding else {}
+                    window_grounding = []
+                    log.write("train", step, loss=last_loss, lr=lr, grad_norm=float(norm),
+                              samples_per_s=window_samples / dt, fingerprint=fp, **extra)  # fmt: skip
                     if bar is not None:
                         bar.set_postfix(loss=f"{last_loss:.4f}", samples_s=f"{window_samples / dt:.1f}")
                     elif self.echo:

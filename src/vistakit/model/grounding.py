@@ -1,0 +1,109 @@
+"""Grounding: which patches of each image hold what the instruction names.
+
+The instruction-guided tokenizer (with ``image_tokenizer.grounding``) scores every patch of an image for its
+sample's instruction — a relevance logit per patch — and adds the scores to its queries' cross-attention, so the
+queries gather the named object's patches. Those scores get a direct, dense training signal here: for samples of
+a task whose targets are exactly the regions the instruction names (``Task.grounds``: REC, RES, GREC, GRES,
+AttCoSeg, detection), the target is the fraction of each patch the target masks (or boxes) cover, on the model's
+canvas. A dense per-patch target is learned far faster by a from-scratch vision tower than a box through the
+language model (``benchmarks/localization_probe.py``).
+
+Shapes: :class:`RelevanceHead` maps patch context ``[N, P, D]`` + instruction ``[N, L, H]`` → logits ``[N, P]``;
+:func:`grounding_targets` gives FloatTensor ``[N_img, P]`` in [0, 1], rows of -1 for images whose sample carries
+no grounding (they are left out of the loss).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..data.record import Record
+from ..geometry import Boxes, ImageTransform, Mask
+from ..tasks import get_task
+from .vision import Attention, Mlp
+
+NO_TARGET = -1.0
+
+
+def sincos_1d(length: int, dim: int) -> torch.Tensor:
+    """Fixed 1-D sin-cos position embeddings ``[length, dim]`` (``dim`` even)."""
+    omega = 1.0 / 10000 ** (torch.arange(dim // 2, dtype=torch.float32) / max(1, dim // 2))
+    angle = torch.arange(length, dtype=torch.float32)[:, None] * omega[None]
+    return torch.cat([angle.sin(), angle.cos()], 1)
+
+
+class RelevanceHead(nn.Module):
+    """A learned query reads the instruction (its token embeddings + word positions) into one vector ``g``; the
+    relevance logit of patch ``p`` is ``<key(patch_p), g> / sqrt(dim)``."""
+
+    def __init__(self, dim: int, lm_hidden: int, heads: int) -> None:
+        super().__init__()
+        self.query = nn.Parameter(torch.randn(1, 1, dim) * 0.02)
+        self.instruction_proj = nn.Linear(lm_hidden, dim)
+        self.norm_instruction = nn.LayerNorm(dim)
+        self.pool = Attention(dim, heads)
+        self.mlp = Mlp(dim, 2 * dim)
+        self.norm_patch = nn.LayerNorm(dim)
+        self.key = nn.Linear(dim, dim)
+
+    def forward(self, patches: torch.Tensor, instruction: torch.Tensor, instruction_mask: torch.Tensor) -> torch.Tensor:
+        n, length, _ = instruction.shape
+        words = self.instruction_proj(instruction)
+        words = self.norm_instruction(words + sincos_1d(length, words.shape[-1]).to(words))
+        g = self.pool(self.query.expand(n, -1, -1).to(words.dtype), words, instruction_mask.bool())
+        g = self.mlp(g)  # [N, 1, D]
+        keys = self.key(self.norm_patch(patches))
+        return (keys @ g.transpose(1, 2))[..., 0] / math.sqrt(keys.shape[-1])
+
+
+def region_map(record: Record, image: int, transform: ImageTransform) -> np.ndarray:
+    """The union of the record's target masks (else boxes) on image ``image``, as a float32 canvas × canvas map
+    in the model frame (1 inside)."""
+    t = record.targets
+    owners = t.image_ids if t.image_ids is not None and len(record.images) > 1 else None
+    out = np.zeros((transform.canvas, transform.canvas), np.float32)
+    instances = t.masks if t.masks else (t.boxes or [])
+    for i, inst in enumerate(instances):
+        if owners is not None and (i >= len(owners) or owners[i] != image):
+            continue
+        if t.masks:
+            out = np.maximum(out, transform.mask_to_model(Mask.from_rle(inst)).array.astype(np.float32))
+        else:
+            box = Boxes([inst], transform.original_space).clip()
+            x1, y1, x2, y2 = transform.to_model(box, normalized=False).xyxy()[0]
+            out[int(round(y1)) : int(round(y2)), int(round(x1)) : int(round(x2))] = 1.0
+    return out
+
+
+def grounding_targets(
+    records: Sequence[Record], transforms: Sequence[Sequence[ImageTransform]], grid: int
+) -> torch.Tensor:
+    """FloatTensor ``[N_img, grid²]``: per image (in batch order), the fraction of each patch (row-major) covered by
+    what the sample's instruction names; ``NO_TARGET`` rows for samples of tasks that do not ground."""
+    rows = []
+    for record, ts in zip(records, transforms):
+        grounds = get_task(record.task).grounds
+        for k, t in enumerate(ts):
+            if not grounds:
+                rows.append(np.full(grid * grid, NO_TARGET, np.float32))
+                continue
+            rows.append(cv2.resize(region_map(record, k, t), (grid, grid), interpolation=cv2.INTER_AREA).reshape(-1))
+    return torch.from_numpy(np.stack(rows)) if rows else torch.zeros(0, grid * grid)
+
+
+def grounding_loss(relevance: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | None:
+    """Binary cross-entropy of relevance logits ``[N_img, P]`` against :func:`grounding_targets` (rows of
+    ``NO_TARGET`` skipped); ``None`` when no row has a target."""
+    if relevance.shape != targets.shape:
+        raise ValueError(f"grounding targets must be [N_img, P] = {list(relevance.shape)}, got {list(targets.shape)}")
+    valid = targets[:, 0] >= 0
+    if not bool(valid.any()):
+        return None
+    return F.binary_cross_entropy_with_logits(relevance[valid].float(), targets[valid].float())
