@@ -27,6 +27,7 @@ def main() -> None:
     tasks = set(args.tasks.split(","))
     records = [r for r in RecordDataset(args.records) if r.task in tasks][: args.n]
     batch = processor.from_records(records)
+    batch.pop("grounding", None)  # the answers' loss only (a grounding model's relevance loss is left out)
     perm = torch.randperm(batch["pixel_values"].shape[0], generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         real = model(**batch).loss.item()
