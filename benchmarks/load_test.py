@@ -194,7 +194,8 @@ def server(args: argparse.Namespace, max_batch_size: int) -> Iterator[str]:
     """``vistakit serve`` in a subprocess on a free port; yields its URL once /health answers."""
     port = free_port()
     cmd = [sys.executable, "-m", "vistakit", "serve", "--port", str(port), "--log-level", "warning",
-           "--max-batch-size", str(max_batch_size), "--max-wait-ms", str(args.max_wait_ms), "--device", args.device]  # fmt: skip
+           "--max-batch-size", str(max_batch_size), "--max-wait-ms", str(args.max_wait_ms), "--device", args.device,
+           "--precision", args.precision]  # fmt: skip
     if args.checkpoint:
         cmd += ["--checkpoint", args.checkpoint]
     if args.threads:
@@ -318,6 +319,7 @@ def main() -> int:
         "--threads", type=int, default=1, help="torch threads of the started server (default 1; 0: torch's)"
     )
     ap.add_argument("--max-wait-ms", type=float, default=10.0, help="the started server's batching window")
+    ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="the started server's precision")
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--malformed", type=float, default=0.1, help="fraction of malformed requests (default 0.1)")

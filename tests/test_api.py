@@ -244,3 +244,20 @@ def test_the_python_example_in_docs_serving_runs(tmp_path, monkeypatch, capsys):
     assert json.loads(printed[-1])["task"] == "caption"
     with Image.open("scene.png") as scene, Image.open("overlay_0.png") as first, Image.open("overlay_1.png") as second:
         assert first.size == second.size == scene.size  # full resolution, one per input image
+
+
+def test_bf16_precision_runs_generation_under_autocast(wide, monkeypatch):
+    vista = Vista.from_pretrained(device="cpu", precision="bf16")
+    seen = []
+    generate = vista.engine.generate
+
+    def spy(*args, **kwargs):
+        seen.append(torch.is_autocast_enabled("cpu"))
+        return generate(*args, **kwargs)
+
+    monkeypatch.setattr(vista.engine, "generate", spy)
+    result = vista.predict(wide, "Where is the red object?", task="rec", max_new_tokens=24)
+    assert seen == [True] and isinstance(result.text, str)
+    assert Vista.from_pretrained(device="cpu").precision == "fp32"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        Vista.from_pretrained(device="cpu", precision="fp16")

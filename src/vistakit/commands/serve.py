@@ -16,6 +16,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda:0, … (default auto)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
+                   help="bf16: generate under bfloat16 autocast (fast on CPUs with AVX-512 BF16 / AMX and on GPUs; "
+                        "default fp32)")
     p.add_argument("--max-batch-size", type=int, default=16, help="most requests per generation call (default 16)")
     p.add_argument("--max-wait-ms", type=float, default=10.0,
                    help="how long a request waits for others to batch with (default 10)")  # fmt: skip
@@ -47,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         if args.threads < 1:
             raise ValueError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    vista = Vista.from_pretrained(checkpoint_path(args.checkpoint), device=args.device)
+    vista = Vista.from_pretrained(checkpoint_path(args.checkpoint), device=args.device, precision=args.precision)
     app = create_app(vista, settings)
     print(f"vistakit serve: model {settings.model_name or vista.name!r} on {vista.engine.device}; "
           f"http://{args.host}:{args.port}/ (API docs at /docs)", flush=True)  # fmt: skip
