@@ -7,10 +7,11 @@ TASKS=caption,vqa,rec,res,grec,gres,reg,attcoseg,coseg,nlvr,which_image
 DATA=${DATA:-data/sw_eval}
 CKPT=${CKPT:+--checkpoint $CKPT}
 OUT=${OUT:-results}
+THREADS=${THREADS:-2}
 mkdir -p "$OUT"
 .venv/bin/vistakit data generate --out "$DATA" --split test --n 1100 --seed 7 --tasks "$TASKS"
 .venv/bin/vistakit data generate --out "$DATA" --split compositional --n 550 --seed 7 --tasks "$TASKS"
-.venv/bin/vistakit eval --data "$DATA" --split test $CKPT --threads 2 --no-progress --batch-size 16 \
+.venv/bin/vistakit eval --data "$DATA" --split test $CKPT --threads "$THREADS" --no-progress --batch-size 16 \
   --predictions "$OUT/test_predictions" --json "$OUT/test.json" | tee "$OUT/test.txt"
-.venv/bin/vistakit eval --data "$DATA" --split compositional $CKPT --threads 2 --no-progress --batch-size 16 \
+.venv/bin/vistakit eval --data "$DATA" --split compositional $CKPT --threads "$THREADS" --no-progress --batch-size 16 \
   --json "$OUT/compositional.json" | tee "$OUT/compositional.txt"
