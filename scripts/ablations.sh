@@ -10,7 +10,9 @@
 # REUSE_DATA=1 skips regenerating data/sw (deterministic); THREADS=1 runs two ablations side by side on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for name in "${@:-projector uniform}"; do
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(projector uniform)
+for name in "${names[@]}"; do
   case "$name" in
     projector) extra=(preset=tiny-projector) ;;
     uniform) extra=(model.sampler=uniform) ;;
