@@ -63,7 +63,7 @@ def test_presets():
     assert {"tiny", "tiny-projector", "vistallm-7b", "vistallm-siglip"} <= set(preset_names())
     tiny = make_config("tiny")
     assert (tiny.canvas, tiny.vision.patch_size, tiny.vision.dim, tiny.lm.hidden, tiny.bins) == (64, 8, 128, 256, 64)
-    assert tiny.tokens_per_image == 16
+    assert tiny.tokens_per_image == 16 + 4  # 16 queries + the relevance box as 4 location tokens
     big = make_config("vistallm-7b", vision_path="/clip", lm_path="/vicuna")
     assert big.vision.hf_path == "/clip" and big.lm.hf_path == "/vicuna" and big.image_tokenizer.num_queries == 32
     siglip = make_config("vistallm-siglip")

@@ -89,3 +89,67 @@ def test_grounding_weight_is_checked_and_the_projector_has_no_relevance(tokenize
     assert not any("relevance" in name for name, _ in model.named_parameters())
     with pytest.raises(ValueError, match="grounding_weight"):
         ImageTokenizerConfig(grounding=True, grounding_weight=-1).validate()
+
+
+def test_soft_box_reads_a_rectangle_off_a_sharp_map():
+    from vistakit.model.grounding import SoftBox
+
+    grid = 8
+    logits = torch.full((1, grid, grid), -10.0)
+    logits[0, 2:5, 1:7] = 10.0  # rows 2..4, columns 1..6 of an 8 × 8 grid
+    box = SoftBox()(logits.reshape(1, -1))
+    # columns 1..6 → x from 1/8 to 7/8; rows 2..4 → y from 2/8 to 5/8 (exact for a uniform run of patches)
+    assert box[0].tolist() == pytest.approx([1 / 8, 2 / 8, 7 / 8, 5 / 8], abs=1e-3)
+    with pytest.raises(ValueError, match="square grid"):
+        SoftBox()(torch.zeros(1, 10))
+
+
+def test_location_embeddings_hit_the_bin_rows_and_interpolate_between_them():
+    from vistakit.model.grounding import location_embeddings
+
+    rows = torch.arange(8 * 3, dtype=torch.float32).reshape(8, 3)  # 8 bins, width 3
+    centres = (torch.tensor([[0, 3, 7]]) + 0.5) / 8
+    assert torch.equal(location_embeddings(centres, rows)[0], rows[[0, 3, 7]])
+    half = torch.tensor([[4.0 / 8]])  # halfway between the centres of bins 3 and 4
+    assert torch.allclose(location_embeddings(half, rows)[0, 0], (rows[3] + rows[4]) / 2)
+    ends = location_embeddings(torch.tensor([[0.0, 1.0]]), rows)[0]  # clamped to the first / last bin
+    assert torch.equal(ends, rows[[0, 7]])
+    value = torch.tensor([[0.3]], requires_grad=True)
+    location_embeddings(value, rows).sum().backward()
+    assert value.grad is not None and value.grad.abs().item() > 0
+
+
+def test_where_tokens_append_the_box_as_location_embeddings(tokenizer, tmp_path):
+    from vistakit.model import VistaModel
+
+    config = tiny_config(image_tokenizer=ImageTokenizerConfig(kind="instruction", num_queries=4, depth=1, heads=2,
+                                                              dim=32, grounding=True, where_tokens=True))  # fmt: skip
+    assert config.tokens_per_image == 4 + 4
+    torch.manual_seed(0)
+    model = build_model(config, tokenizer)
+    ids = tokenizer.convert_tokens_to_ids([f"<loc_{k}>" for k in range(config.bins)])
+    assert model.loc_token_ids.tolist() == ids
+    processor = VistaProcessor(tokenizer, model.config)
+    from PIL import Image
+
+    Image.new("RGB", (16, 16), (200, 30, 30)).save(tmp_path / "0.png")
+    rec = Record("r", "rec", ["0.png"], [(16, 16)], "<image>\nWhere is the small red circle?",
+                 targets=Targets(boxes=[[0.0, 0.0, 8.0, 8.0]], labels=["small red circle"]), root=tmp_path)  # fmt: skip
+    batch = processor.from_records([rec])
+    assert int((batch["input_ids"] == model.config.image_pad_id).sum()) == 8
+    with torch.no_grad():
+        out = model.encode_images(batch["pixel_values"], batch["image_to_sample"], batch["instruction_ids"],
+                                  batch["instruction_mask"])  # fmt: skip
+    assert out.tokens.shape == (1, 8, 32) and out.box.shape == (1, 4)
+    from vistakit.model.grounding import location_embeddings
+
+    rows = model.lm.get_input_embeddings().weight[ids]
+    assert torch.allclose(out.tokens[0, 4:], location_embeddings(out.box, rows)[0], atol=1e-6)
+    loss = model(**batch).loss
+    loss.backward()  # the answer loss reaches the relevance head through the box
+    assert model.image_tokenizer.soft_box.sharpness.grad is not None
+    model.save_pretrained(tmp_path / "ckpt", processor)
+    again = VistaModel.from_pretrained(tmp_path / "ckpt")
+    assert again.loc_token_ids.tolist() == ids
+    with pytest.raises(ValueError, match="grounding=true"):
+        ImageTokenizerConfig(where_tokens=True).validate()

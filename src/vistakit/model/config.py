@@ -26,6 +26,7 @@ CONFIG_FILE = "config.json"
 VISION_KINDS = ("vit", "hf_clip", "hf_siglip")
 VISION_STEMS = ("patch", "conv")
 IMAGE_TOKENIZER_KINDS = ("instruction", "projector")
+WHERE_TOKENS = 4  # image_tokenizer.where_tokens: a box, x1 y1 x2 y2
 LM_KINDS = ("llama", "hf")
 
 # Pixel normalisation of the from-scratch ViT and of the CLIP / SigLIP towers (their published statistics).
@@ -110,6 +111,9 @@ class ImageTokenizerConfig:
     relevance map) and adds the scores to its cross-attention to the patches; when a batch brings grounding
     targets (the regions of referring / segmentation / detection answers), ``grounding_weight`` × their binary
     cross-entropy joins the loss (:mod:`vistakit.model.grounding`).
+
+    ``where_tokens`` (needs ``grounding``; the projector ignores it): the relevance map read out as a box and given to the language model as
+    4 more tokens per image, in its own location vocabulary (``num_queries + 4`` tokens per image).
     """
 
     kind: str = "instruction"
@@ -119,6 +123,7 @@ class ImageTokenizerConfig:
     dim: int = 128
     grounding: bool = False
     grounding_weight: float = 1.0
+    where_tokens: bool = False
 
     def validate(self, where: str = "image_tokenizer") -> None:
         _choice(self.kind, IMAGE_TOKENIZER_KINDS, f"{where}.kind")
@@ -127,6 +132,13 @@ class ImageTokenizerConfig:
             raise ValueError(f"{where}.dim {self.dim} must be divisible by heads {self.heads}")
         if not (isinstance(self.grounding_weight, (int, float)) and self.grounding_weight >= 0):
             raise ValueError(f"{where}.grounding_weight must be a number >= 0, got {self.grounding_weight!r}")
+        if self.where_tokens and self.kind == "instruction" and not self.grounding:
+            raise ValueError(f"{where}.where_tokens reads the relevance map: set {where}.grounding=true too")
+
+    @property
+    def writes_box(self) -> bool:
+        """Whether each image also brings its relevance box as location tokens (the projector ignores it)."""
+        return self.where_tokens and self.kind == "instruction"
 
 
 @dataclass
@@ -207,7 +219,7 @@ class ModelConfig:
         """How many ``<image_pad>`` slots (and image tokens) one image takes in the LM sequence."""
         if self.image_tokenizer.kind == "projector":
             return self.vision.num_patches
-        return self.image_tokenizer.num_queries
+        return self.image_tokenizer.num_queries + (WHERE_TOKENS if self.image_tokenizer.writes_box else 0)
 
     # --- JSON ------------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -8,6 +8,12 @@ AttCoSeg, detection), the target is the fraction of each patch the target masks 
 canvas. A dense per-patch target is learned far faster by a from-scratch vision tower than a box through the
 language model (``benchmarks/localization_probe.py``).
 
+With ``image_tokenizer.where_tokens`` the map is also read out as a box (:class:`SoftBox`: the weighted mean and spread of the patch
+centres, weights a sharpened sigmoid of the logits — exact for a uniform rectangle of patches)
+and handed to the language model as four extra image tokens in its own location vocabulary
+(:func:`location_embeddings`): the answer's ``<box>`` can then be copied rather than decoded from the query
+tokens, which a from-scratch LM learns slowly (``benchmarks/localization_probe.py --mode oracle``).
+
 Shapes: :class:`RelevanceHead` maps patch context ``[N, P, D]`` + instruction ``[N, L, H]`` → logits ``[N, P]``;
 :func:`grounding_targets` gives FloatTensor ``[N_img, P]`` in [0, 1], rows of -1 for images whose sample carries
 no grounding (they are left out of the loss).
@@ -61,6 +67,48 @@ class RelevanceHead(nn.Module):
         g = self.mlp(g)  # [N, 1, D]
         keys = self.key(self.norm_patch(patches))
         return (keys @ g.transpose(1, 2))[..., 0] / math.sqrt(keys.shape[-1])
+
+
+class SoftBox(nn.Module):
+    """Relevance logits ``[N, P]`` (``P = grid²``, row-major) → a box ``[N, 4]`` (x1, y1, x2, y2 in [0, 1] of the
+    canvas): patch weights ``sigmoid(sharpness · (logit − offset))`` (both learned), then along x and y the
+    weighted mean of the patch centres ± ``sqrt(3 var + (patch / 2)²)`` — exactly the extent of a uniformly
+    weighted run of whole patches (a run of n centres spaced s apart has variance s²(n² − 1) / 12)."""
+
+    def __init__(self, sharpness: float = 8.0, offset: float = 0.5) -> None:
+        super().__init__()
+        self.sharpness = nn.Parameter(torch.tensor(float(sharpness)))
+        self.offset = nn.Parameter(torch.tensor(float(offset)))
+
+    def forward(self, relevance: torch.Tensor) -> torch.Tensor:
+        n, p = relevance.shape
+        grid = math.isqrt(p)
+        if grid * grid != p:
+            raise ValueError(f"relevance must cover a square grid of patches, got {p} patches")
+        r = relevance.float()
+        w = torch.sigmoid(self.sharpness * (r - self.offset)) + 1e-6
+        w = w / w.sum(1, keepdim=True)
+        centres = (torch.arange(grid, device=r.device, dtype=r.dtype) + 0.5) / grid
+        xs, ys = centres.repeat(grid), centres.repeat_interleave(grid)  # row-major: x varies fastest
+        out = []
+        for c in (xs, ys):
+            mean = (w * c).sum(1)
+            half = (3 * (w * (c - mean[:, None]) ** 2).sum(1) + (0.5 / grid) ** 2).sqrt()
+            out.append((mean - half, mean + half))
+        (x1, x2), (y1, y2) = out
+        return torch.stack([x1, y1, x2, y2], 1).clamp(0.0, 1.0)
+
+
+def location_embeddings(values: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """Normalised coordinates ``[N, K]`` in [0, 1] → ``[N, K, H]``: each the linear interpolation of the two
+    ``<loc_k>`` embedding rows (``rows`` ``[bins, H]``, in bin order) whose bin centres ``(k + 0.5) / bins``
+    bracket it — exactly row k at a bin centre, differentiable in the value."""
+    bins = rows.shape[0]
+    t = (values.float() * bins - 0.5).clamp(0, bins - 1)
+    lo = t.floor().long().clamp(max=bins - 1)
+    hi = (lo + 1).clamp(max=bins - 1)
+    frac = (t - lo.float())[..., None].to(rows.dtype)
+    return rows[lo] * (1 - frac) + rows[hi] * frac
 
 
 def region_map(record: Record, image: int, transform: ImageTransform) -> np.ndarray:

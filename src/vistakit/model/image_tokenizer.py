@@ -9,7 +9,9 @@ image resolution, so many images fit in the context and each is compressed *for 
 With ``config.grounding`` it also scores each patch for what the instruction names
 (:class:`~vistakit.model.grounding.RelevanceHead`) and adds the scores, times a learned gain per layer, to the
 cross-attention logits of the patch keys: the queries are steered to the named object's patches, and the scores
-are returned for the grounding loss.
+are returned for the grounding loss. With ``config.where_tokens`` the map is also read out as a box
+(:class:`~vistakit.model.grounding.SoftBox`), returned as ``ImageTokens.box``; the model writes it as four
+location-token embeddings after the queries.
 
 ``projector`` — the ablation: an MLP over every patch, ``P`` tokens per image, the instruction unused.
 
@@ -28,12 +30,13 @@ from torch import nn
 
 from ..registry import Registry
 from .config import ImageTokenizerConfig
-from .grounding import RelevanceHead
+from .grounding import RelevanceHead, SoftBox
 from .vision import Attention, Mlp
 
 class ImageTokens(NamedTuple):
     tokens: torch.Tensor  # [N_img, T, H_lm]
     relevance: torch.Tensor | None = None  # [N_img, P] per-patch relevance logits (grounding tokenizers)
+    box: torch.Tensor | None = None  # [N_img, 4] the relevance map's box, x1 y1 x2 y2 in [0, 1] (where_tokens)
 
 
 IMAGE_TOKENIZERS: Registry[Callable[[ImageTokenizerConfig, int, int], nn.Module]] = Registry("image tokenizer")
@@ -72,6 +75,7 @@ class InstructionGuidedTokenizer(nn.Module):
         self.out = nn.Linear(d, lm_hidden)
         self.relevance = RelevanceHead(d, lm_hidden, config.heads) if config.grounding else None
         self.relevance_gain = nn.Parameter(torch.ones(config.depth)) if config.grounding else None
+        self.soft_box = SoftBox() if config.where_tokens else None
 
     def forward(self, patches: torch.Tensor, instruction: torch.Tensor, instruction_mask: torch.Tensor) -> ImageTokens:
         n, p, _ = patches.shape
@@ -90,7 +94,8 @@ class InstructionGuidedTokenizer(nn.Module):
                 bias = blocked.clone()
                 bias[:, :p] = relevance.to(q.dtype) * self.relevance_gain[i].to(q.dtype)
                 q = layer(q, context, bias)
-        return ImageTokens(self.out(self.norm(q)), relevance)
+        box = self.soft_box(relevance) if self.soft_box is not None else None
+        return ImageTokens(self.out(self.norm(q)), relevance, box)
 
 
 @IMAGE_TOKENIZERS.register("projector")

@@ -26,7 +26,7 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 
 from .config import CONFIG_FILE, ModelConfig, read_config
-from .grounding import grounding_loss
+from .grounding import grounding_loss, location_embeddings
 from .image_tokenizer import ImageTokens, build_image_tokenizer
 from .language import build_language_model
 from .packing import plan_packing
@@ -68,6 +68,8 @@ class VistaModel(nn.Module):
         self.vision = vision
         self.image_tokenizer = image_tokenizer
         self.lm = lm
+        if config.image_tokenizer.writes_box:  # the <loc_k> token ids in bin order (saved with the weights)
+            self.register_buffer("loc_token_ids", torch.zeros(config.bins, dtype=torch.long))
 
     @property
     def tokens_per_image(self) -> int:
@@ -82,13 +84,19 @@ class VistaModel(nn.Module):
         instruction_mask: torch.Tensor,
     ) -> ImageTokens:
         """Images ``[N_img, 3, S, S]`` (+ their samples' instructions ``[B, L]``) → ``ImageTokens``: ``tokens``
-        ``[N_img, T_img, H]`` and, for a grounding tokenizer, per-patch ``relevance`` logits ``[N_img, P]``."""
+        ``[N_img, T_img, H]`` and, for a grounding tokenizer, per-patch ``relevance`` logits ``[N_img, P]``.
+        With ``where_tokens`` the last 4 tokens of each image are its relevance box written as ``<loc_k>``
+        embeddings (:func:`.grounding.location_embeddings`)."""
         embed = self.lm.get_input_embeddings()
         instruction = embed(instruction_ids)[image_to_sample]
         mask = instruction_mask.bool()[image_to_sample]
         dtype = next(self.vision.parameters()).dtype
         patches = self.vision(pixel_values.to(dtype))
-        return self.image_tokenizer(patches, instruction.to(patches.dtype), mask)
+        out = self.image_tokenizer(patches, instruction.to(patches.dtype), mask)
+        if out.box is None:
+            return out
+        where = location_embeddings(out.box, embed.weight[self.loc_token_ids])
+        return out._replace(tokens=torch.cat([out.tokens, where.to(out.tokens.dtype)], 1))
 
     def embed(
         self,
@@ -138,7 +146,7 @@ class VistaModel(nn.Module):
         embeds = self.lm.get_input_embeddings()(input_ids)
         relevance = None
         if n_img:
-            tokens, relevance = self.encode_images(pixel_values, image_to_sample, instruction_ids, instruction_mask)
+            tokens, relevance = self.encode_images(pixel_values, image_to_sample, instruction_ids, instruction_mask)[:2]
             embeds = embeds.masked_scatter(slots.unsqueeze(-1), tokens.to(embeds.dtype).reshape(-1, embeds.shape[-1]))
         return embeds, relevance
 
@@ -291,7 +299,11 @@ def build_model(config: ModelConfig, tokenizer: Any | None = None, load_weights:
         ids = tokenizer.convert_tokens_to_ids([f"<loc_{k}>" for k in range(config.bins)])
         init_location_rows(lm, ids)
     image_tokenizer = build_image_tokenizer(config.image_tokenizer, config.vision.dim, config.lm.hidden)
-    return VistaModel(config, vision, image_tokenizer, lm)
+    model = VistaModel(config, vision, image_tokenizer, lm)
+    if tokenizer is not None and config.image_tokenizer.writes_box:
+        ids = tokenizer.convert_tokens_to_ids([f"<loc_{k}>" for k in range(config.bins)])
+        model.loc_token_ids.copy_(torch.tensor(ids, dtype=torch.long))
+    return model
 
 
 @torch.no_grad()

@@ -30,12 +30,13 @@ PRESETS: Registry[Callable[..., ModelConfig]] = Registry("model preset")
 
 @PRESETS.register("tiny")
 def tiny() -> ModelConfig:
-    """From scratch: 64 px canvas, ViT 8 px patches dim 128 × 4 layers, 16 instruction-guided queries,
-    Llama hidden 256 × 4 layers, 64 location bins, masks as 16 points."""
+    """From scratch: 64 px canvas, ViT 8 px patches dim 128 × 4 layers, 16 instruction-guided queries with a
+    grounding relevance map and its box as 4 location tokens, Llama hidden 256 × 4 layers, 64 location bins,
+    masks as 16 points."""
     return ModelConfig(
         vision=VisionConfig(kind="vit", image_size=64, patch_size=8, dim=128, depth=4, heads=4, mlp_ratio=4.0),
         image_tokenizer=ImageTokenizerConfig(kind="instruction", num_queries=16, depth=2, heads=4, dim=128,
-                                             grounding=True),
+                                             grounding=True, where_tokens=True),
         lm=LMConfig(kind="llama", hidden=256, layers=4, heads=4, intermediate=704, max_positions=512),
         bins=64,
         mask_points=16,
