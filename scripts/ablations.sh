@@ -2,7 +2,7 @@
 # The two ablations, each the reference recipe (scripts/train_reference.sh: same data, seed, steps, batch,
 # schedule, mixture) with one change, then evaluated like the reference (scripts/eval_reference.sh):
 #   projector — the all-patch projector (64 tokens per image) instead of the instruction-guided tokenizer
-#               (16 tokens per image): preset tiny-projector;
+#               (16 query tokens + 4 where tokens per image): preset tiny-projector;
 #   uniform   — RES / GRES / co-segmentation masks written with uniformly sampled points instead of the default
 #               adaptive sampler (model.sampler=uniform; the answers are rebuilt from the targets at training time).
 # Each is one ~45-minute training run plus ~10 minutes of evaluation on a 2-core CPU; pass the names to run a
