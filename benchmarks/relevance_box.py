@@ -34,6 +34,10 @@ def main() -> None:
     model, processor = load_pretrained(args.checkpoint)
     if not model.config.image_tokenizer.grounding or model.config.image_tokenizer.kind != "instruction":
         raise SystemExit(f"{args.checkpoint} has no relevance map (image_tokenizer.grounding is off)")
+    missing = [s for s in args.splits if not (args.data / f"{s}.jsonl").is_file()]
+    if missing:
+        raise SystemExit(f"{args.data} has no {', '.join(f'{s}.jsonl' for s in missing)} (expected a ShapesWorld "
+                         f"folder, e.g. made by `vistakit data generate`)")  # fmt: skip
     records = [r for s in args.splits for r in RecordDataset(args.data / f"{s}.jsonl", tasks=["rec"])]
     if not records:
         raise SystemExit(f"no REC records in {args.data} splits {args.splits}")

@@ -112,8 +112,9 @@ class ImageTokenizerConfig:
     targets (the regions of referring / segmentation / detection answers), ``grounding_weight`` × their binary
     cross-entropy joins the loss (:mod:`vistakit.model.grounding`).
 
-    ``where_tokens`` (needs ``grounding``; the projector ignores it): the relevance map read out as a box and given to the language model as
-    4 more tokens per image, in its own location vocabulary (``num_queries + 4`` tokens per image).
+    ``where_tokens`` (needs ``grounding``; the projector ignores it): the relevance map read out as a box and
+    given to the language model as 4 more tokens per image, in its own location vocabulary (``num_queries + 4``
+    tokens per image).
     """
 
     kind: str = "instruction"

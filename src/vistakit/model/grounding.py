@@ -8,8 +8,8 @@ AttCoSeg, detection), the target is the fraction of each patch the target masks 
 canvas. A dense per-patch target is learned far faster by a from-scratch vision tower than a box through the
 language model (``benchmarks/localization_probe.py``).
 
-With ``image_tokenizer.where_tokens`` the map is also read out as a box (:class:`SoftBox`: the weighted mean and spread of the patch
-centres, weights a sharpened sigmoid of the logits — exact for a uniform rectangle of patches)
+With ``image_tokenizer.where_tokens`` the map is also read out as a box (:class:`SoftBox`: the weighted mean and
+spread of the patch centres, weights a sharpened sigmoid of the logits — exact for a uniform rectangle of patches)
 and handed to the language model as four extra image tokens in its own location vocabulary
 (:func:`location_embeddings`): the answer's ``<box>`` can then be copied rather than decoded from the query
 tokens, which a from-scratch LM learns slowly (``benchmarks/localization_probe.py --mode oracle``).
