@@ -60,6 +60,44 @@ def test_packing_gives_the_same_logits_and_loss(model, processor):
     assert torch.allclose(a.loss, b.loss, atol=1e-6)
 
 
+@pytest.mark.parametrize("pack", [False, True])
+def test_loss_without_logits_matches_the_full_output_layer(model, processor, pack):
+    batch = make_batch(processor)
+    full = model(**batch, pack=pack)
+    grads_full = torch.autograd.grad(full.loss, list(model.lm.parameters()))
+    fast = model(**batch, pack=pack, return_logits=False)
+    assert fast.logits is None
+    assert torch.allclose(fast.loss, full.loss, atol=1e-6)
+    for a, b in zip(grads_full, torch.autograd.grad(fast.loss, list(model.lm.parameters()))):
+        assert torch.allclose(a, b, atol=1e-6)
+    none = model(**{**batch, "labels": torch.full_like(batch["labels"], -100)}, return_logits=False).loss
+    assert none.item() == 0.0
+
+
+def test_attention_on_the_cpu_matches_the_fused_kernel():
+    from vistakit.model.vision import attention
+
+    q, k, v = torch.randn(3, 2, 4, 5, 8).unbind(0)
+    keep = torch.rand(2, 1, 1, 5) > 0.3
+    keep[..., 0] = True
+    for mask in (None, keep, torch.zeros(2, 1, 1, 5).masked_fill(~keep, float("-inf"))):
+        ref = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        assert torch.allclose(attention(q, k, v, mask), ref, atol=1e-5)
+
+
+def test_attention_kernel_follows_the_setting_and_the_dtype(tokenizer):
+    auto = build_model(tiny_config(), tokenizer)
+    assert auto.lm.config._attn_implementation == "eager"  # CPU, float32
+    assert auto.double().lm.config._attn_implementation == "sdpa"  # float64: eager's masks misbehave
+    assert auto.float().lm.config._attn_implementation == "eager"
+    config = tiny_config()
+    config.lm.attention = "sdpa"
+    assert build_model(config, tokenizer).lm.config._attn_implementation == "sdpa"
+    config.lm.attention = "flash"
+    with pytest.raises(ValueError, match="lm.attention"):
+        config.validate()
+
+
 def test_save_load_round_trip_gives_identical_logits(model, processor, tmp_path):
     batch = make_batch(processor)
     path = model.save_pretrained(tmp_path / "ckpt", processor)

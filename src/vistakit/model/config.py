@@ -162,6 +162,10 @@ class LMConfig:
     # How a new model's <loc_k> rows (input embeddings and output head) start: "sincos" = a sinusoidal code of k,
     # so neighbouring bins start out similar (the order of the bins need not be learned); "random" = as other rows.
     loc_init: str = "sincos"
+    # The attention kernel: "auto" = PyTorch's fused SDPA on a GPU, the written-out ("eager") attention on the CPU
+    # in float32 / bf16, re-chosen whenever the model moves or changes dtype (eager is faster for short CPU
+    # sequences: benchmarks/attention_cpu.py).
+    attention: str = "auto"
     hf_path: str | None = None
     hf_config: dict[str, Any] | None = None
 
@@ -175,6 +179,7 @@ class LMConfig:
         if self.vocab_size < 0:
             raise ValueError(f"{where}.vocab_size must be >= 0 (0: from the tokenizer), got {self.vocab_size}")
         _choice(self.loc_init, ("sincos", "random"), f"{where}.loc_init")
+        _choice(self.attention, ("auto", "sdpa", "eager"), f"{where}.attention")
 
 
 @dataclass

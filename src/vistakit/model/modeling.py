@@ -45,11 +45,12 @@ _CHECKPOINT_FILES = (CONFIG_FILE, WEIGHTS_FILE, "tokenizer.json", "tokenizer_con
 class VistaOutput:
     """``loss``: mean next-token cross-entropy over label positions != -100 (``None`` without labels), plus
     ``image_tokenizer.grounding_weight`` × ``grounding_loss`` when grounding targets were given;
-    ``logits`` FloatTensor [B, T, V]; ``past_key_values``: the LM cache when ``use_cache``;
+    ``logits`` FloatTensor [B, T, V] (``None`` from ``forward(..., return_logits=False)``);
+    ``past_key_values``: the LM cache when ``use_cache``;
     ``grounding_loss``: the image tokenizer's relevance-map loss (:mod:`.grounding`) or ``None``."""
 
     loss: torch.Tensor | None
-    logits: torch.Tensor
+    logits: torch.Tensor | None
     past_key_values: Any = None
     grounding_loss: torch.Tensor | None = None
 
@@ -70,6 +71,21 @@ class VistaModel(nn.Module):
         self.lm = lm
         if config.image_tokenizer.writes_box:  # the <loc_k> token ids in bin order (saved with the weights)
             self.register_buffer("loc_token_ids", torch.zeros(config.bins, dtype=torch.long))
+        self._choose_attention()
+
+    def _choose_attention(self) -> None:
+        """Set the LM's attention kernel from ``config.lm.attention`` for the device the model is on."""
+        want = self.config.lm.attention
+        if want == "auto":  # eager: CPU float32 / bf16 only (transformers' eager mask gives NaN rows in float64)
+            p = next(self.lm.parameters())
+            want = "eager" if p.device.type == "cpu" and p.dtype != torch.float64 else "sdpa"
+        if getattr(self.lm.config, "_attn_implementation", None) != want:
+            self.lm.set_attn_implementation(want)
+
+    def _apply(self, fn: Any, recurse: bool = True) -> VistaModel:  # .to() / .cuda() / .cpu() all come here
+        out = super()._apply(fn, recurse)
+        self._choose_attention()
+        return out
 
     @property
     def tokens_per_image(self) -> int:
@@ -168,6 +184,7 @@ class VistaModel(nn.Module):
         use_cache: bool = False,
         pack: bool | None = None,
         grounding: torch.Tensor | None = None,
+        return_logits: bool = True,
     ) -> VistaOutput:
         """``pixel_values`` FloatTensor [N_img, 3, S, S]; ``image_to_sample`` LongTensor [N_img]; ``input_ids``,
         ``attention_mask`` [B, T]; ``instruction_ids``, ``instruction_mask`` [B, L]; ``labels`` [B, T] aligned with
@@ -178,7 +195,11 @@ class VistaModel(nn.Module):
         cache is asked for. Packed logits at padding positions are zeros.
 
         ``grounding``: FloatTensor [N_img, P] per-patch targets (:func:`.grounding.grounding_targets`, which the
-        processor adds to training batches of a grounding model); ignored by a model without relevance maps."""
+        processor adds to training batches of a grounding model); ignored by a model without relevance maps.
+
+        ``return_logits=False`` (training): with ``labels``, the output layer runs only where a label is predicted
+        (the answers: a third of a ShapesWorld batch's tokens) and ``logits`` is ``None`` — the same loss for
+        less compute."""
         if input_ids.ndim != 2 or attention_mask.shape != input_ids.shape:
             raise ValueError(
                 f"input_ids and attention_mask must both be [B, T], got {list(input_ids.shape)} / {list(attention_mask.shape)}"
@@ -190,37 +211,51 @@ class VistaModel(nn.Module):
         if pack is None:  # worth it once a good part of the batch is padding; a cache needs the padded layout
             pack = not use_cache and float(attention_mask.float().mean()) < PACK_BELOW
         past = None
+        # Without logits, run the LM's body and apply the output layer only where a label is predicted.
+        selective = not return_logits and labels is not None and not use_cache and self._plain_output_layer()
+        lm = self.lm.base_model if selective else self.lm
         if pack:
             plan = plan_packing(attention_mask)
             real = attention_mask.bool()
-            out = self.lm(
+            out = lm(
                 inputs_embeds=plan.gather(embeds[real]),
                 attention_mask=plan.attention_mask(embeds.dtype),
                 position_ids=plan.gather(positions[real]),
                 use_cache=False,
             )
-            logits = out.logits.new_zeros((*input_ids.shape, out.logits.shape[-1]))
-            logits[real] = plan.scatter(out.logits)
+            packed = out.last_hidden_state if selective else out.logits
+            result = packed.new_zeros((*input_ids.shape, packed.shape[-1]))
+            result[real] = plan.scatter(packed)
         else:
-            out = self.lm(
-                inputs_embeds=embeds, attention_mask=attention_mask, position_ids=positions, use_cache=use_cache
-            )
-            logits, past = out.logits, (out.past_key_values if use_cache else None)
+            out = lm(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=positions, use_cache=use_cache)
+            result = out.last_hidden_state if selective else out.logits
+            past = out.past_key_values if use_cache else None
+        logits = None if selective else result
         loss = None
         if labels is not None:
             target = labels[:, 1:]
-            if bool((target != IGNORE_INDEX).any()):
+            predicted = target != IGNORE_INDEX
+            if not bool(predicted.any()):  # nothing to predict: a zero that still carries the graph
+                loss = result.sum() * 0.0
+            elif selective:
+                scores = self.lm.get_output_embeddings()(result[:, :-1][predicted])
+                loss = F.cross_entropy(scores.float(), target[predicted])
+            else:
                 loss = F.cross_entropy(
                     logits[:, :-1].float().reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=IGNORE_INDEX
                 )
-            else:  # nothing to predict: a zero that still carries the graph
-                loss = logits.sum() * 0.0
         g_loss = None
         if grounding is not None and relevance is not None:
             g_loss = grounding_loss(relevance, grounding.to(relevance.device))
             if g_loss is not None and loss is not None:
                 loss = loss + self.config.image_tokenizer.grounding_weight * g_loss
         return VistaOutput(loss, logits, past, g_loss)
+
+    def _plain_output_layer(self) -> bool:
+        """Whether the LM's logits are exactly its output layer applied to its body's last hidden state (no final
+        soft-capping or scaling), so the output layer may run on selected positions only."""
+        hf = self.lm.config
+        return not getattr(hf, "final_logit_softcapping", None) and getattr(hf, "logit_scale", None) in (None, 1.0)
 
     def step(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, past_key_values: Any) -> VistaOutput:
         """One cached decoding step: new ``input_ids`` [B, 1] (text tokens only), ``attention_mask`` [B, past + 1]."""

@@ -136,7 +136,7 @@ class Trainer:
         """The model's output on the records with their answers (``loss`` carries its graph)."""
         batch = self.processor.from_records(records, truncation=True).to(self.device)
         with self._autocast():
-            return self.model(**batch)
+            return self.model(**batch, return_logits=False)
 
     def loss_of(self, records: list[Record]) -> torch.Tensor:
         """Mean token cross-entropy of the records' answers (+ the weighted grounding loss of a grounding
