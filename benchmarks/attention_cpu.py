@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-MIXTURE = dict(rec=1.5, res=2, grec=1.5, gres=2, attcoseg=2, coseg=1.5, reg=1, caption=0.7, vqa=1, nlvr=0.7,
-               which_image=0.7)  # fmt: skip
+MIXTURE = {"rec": 1.5, "res": 2, "grec": 1.5, "gres": 2, "attcoseg": 2, "coseg": 1.5, "reg": 1, "caption": 0.7,
+           "vqa": 1, "nlvr": 0.7, "which_image": 0.7}  # fmt: skip
 
 
 def fused(q, k, v, mask=None):
@@ -48,15 +48,14 @@ def kernels(reps: int) -> None:
     for shape, masked in (((56, 4, 64, 32), False), ((16, 4, 190, 64), True)):
         q, k, v = (torch.randn(*shape, dtype=torch.bfloat16, requires_grad=True) for _ in range(3))
         mask = torch.zeros(shape[0], 1, shape[2], shape[2], dtype=torch.bfloat16) if masked else None
-        a = time_call(lambda: fused(q, k, v, mask), reps)
-        b = time_call(lambda: attention(q, k, v, mask), reps)
+        a = time_call(lambda q=q, k=k, v=v, m=mask: fused(q, k, v, m), reps)
+        b = time_call(lambda q=q, k=k, v=v, m=mask: attention(q, k, v, m), reps)
         print(f"  {list(shape)}{' + mask' if masked else ''}: fused {a:.1f} · written out {b:.1f} · {a / b:.2f}×")
 
 
 def steps(data: Path, reps: int) -> None:
-    import vistakit.model.vision as vision
     from vistakit.data.dataset import RecordDataset
-    from vistakit.model import create_model, make_config
+    from vistakit.model import create_model, make_config, vision
     from vistakit.train.mixture import TaskMixture
     from vistakit.train.optim import build_optimizer
 
@@ -72,7 +71,9 @@ def steps(data: Path, reps: int) -> None:
     print("part 2: tiny preset training step, batch 32, bf16 autocast (median ms)")
     results: dict[str, list[float]] = {}
     torch.manual_seed(0)
-    model, processor = create_model(make_config("tiny", ["vision.stem=conv"]), (t for r in records for t in (r.prompt, r.answer)))
+    model, processor = create_model(
+        make_config("tiny", ["vision.stem=conv"]), (t for r in records for t in (r.prompt, r.answer))
+    )
     model.train()
     opt = build_optimizer(model, 1e-4, 0.0)
     batches = [processor.from_records(mixture.batch(s, 32), truncation=True) for s in range(6)]
@@ -109,7 +110,9 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if not (args.data / "train.jsonl").is_file():
-        raise SystemExit(f"no {args.data / 'train.jsonl'}; generate one: vistakit data generate --out {args.data} --split train --n 2000")
+        raise SystemExit(
+            f"no {args.data / 'train.jsonl'}; generate one: vistakit data generate --out {args.data} --split train --n 2000"
+        )
     with contextlib.suppress(KeyboardInterrupt):
         kernels(args.reps)
         steps(args.data, args.reps)
