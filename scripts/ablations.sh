@@ -5,7 +5,7 @@
 #               (16 query tokens + 4 where tokens per image): preset tiny-projector;
 #   uniform   — RES / GRES / co-segmentation masks written with uniformly sampled points instead of the default
 #               adaptive sampler (model.sampler=uniform; the answers are rebuilt from the targets at training time).
-# Each is one ~45-minute training run plus ~10 minutes of evaluation on a 2-core CPU; pass the names to run a
+# Each is one ~55-minute training run plus a few minutes of evaluation on a 2-core CPU; pass the names to run a
 # subset:  bash scripts/ablations.sh uniform
 # REUSE_DATA=1 skips regenerating data/sw (deterministic); THREADS=1 runs two ablations side by side on 2 cores.
 set -euo pipefail
