@@ -128,7 +128,8 @@ def run_vision(args: argparse.Namespace, model, processor, mixture: TaskMixture,
 def run_grounding(args: argparse.Namespace, model, processor, mixture: TaskMixture, val: list[Record]) -> None:
     if not model.config.image_tokenizer.grounding:
         raise SystemExit("--mode grounding needs a grounding tokenizer (image_tokenizer.grounding=true)")
-    params = [*model.vision.parameters(), *model.image_tokenizer.parameters(), *model.lm.get_input_embeddings().parameters()]
+    parts = [model.vision, model.image_tokenizer, model.lm.get_input_embeddings(), model.instruction_pool]
+    params = [p for part in parts if part is not None for p in part.parameters()]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.05)
 
     def relevance(batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -186,3 +186,26 @@ def test_location_rows_start_ordered():
         sim = rows @ rows.T
         assert (sim.diagonal(1) > sim[0, 32]).all()
         assert abs(float(w[ids].std()) - float(w[:10].std())) < 0.5 * float(w[:10].std())
+
+
+def test_instruction_film_makes_the_patch_features_depend_on_the_instruction(tokenizer, processor, tmp_path):
+    torch.manual_seed(0)
+    config = tiny_config()
+    config.vision.stem, config.vision.instruction_film = "conv", True
+    model = build_model(config, tokenizer).eval()
+    with torch.no_grad():
+        model.vision.film.weight.normal_(0, 0.1)  # as after some training (it starts at zero)
+    batch = make_batch(processor)
+    seen = {}
+    model.vision.register_forward_hook(lambda m, i, o: seen.__setitem__("patches", o))
+    model(**batch)
+    a = seen["patches"]
+    flipped = {k: batch[k].flip(0) for k in ("instruction_ids", "instruction_mask")}
+    other = dict(batch, **flipped)
+    model(**other)
+    assert not torch.allclose(a[0], seen["patches"][0])  # sample 0's image, now read for sample 1's instruction
+    path = model.save_pretrained(tmp_path / "ckpt", processor)
+    loaded, _ = load_pretrained(path)
+    assert loaded.config.vision.instruction_film
+    with torch.no_grad():
+        assert torch.equal(loaded(**batch).logits, model(**batch).logits)

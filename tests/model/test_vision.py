@@ -63,3 +63,29 @@ def test_conv_stem_needs_a_power_of_two_patch():
         VisionConfig(image_size=48, patch_size=12, dim=32, depth=1, heads=2, stem="conv").validate()
     with pytest.raises(ValueError, match="stem"):
         VisionConfig(stem="resnet").validate()
+
+
+@pytest.mark.parametrize("stem", ["conv", "patch"])
+def test_instruction_film_starts_as_the_plain_vit_and_then_conditions_on_the_instruction(stem):
+    torch.manual_seed(0)
+    config = VisionConfig(image_size=16, patch_size=4, dim=32, depth=2, heads=2, stem=stem, instruction_film=True)
+    vit = build_vision(config)
+    plain = build_vision(VisionConfig(image_size=16, patch_size=4, dim=32, depth=2, heads=2, stem=stem))
+    plain.load_state_dict({k: v for k, v in vit.state_dict().items() if not k.startswith("film.")})
+    x, a, b = torch.randn(2, 3, 16, 16), torch.randn(2, 32), torch.randn(2, 32)
+    torch.testing.assert_close(vit(x, a), plain(x))  # zero-initialised modulation: exactly the plain tower
+    with torch.no_grad():
+        vit.film.weight.normal_(0, 0.1)
+    assert not torch.allclose(vit(x, a), vit(x, b), atol=1e-4)  # now the instruction changes the features
+    vit(x, a).sum().backward()
+    assert vit.film.weight.grad is not None and vit.film.weight.grad.abs().sum() > 0
+
+
+def test_instruction_film_needs_its_condition_and_a_vit():
+    vit = build_vision(VisionConfig(image_size=16, patch_size=8, dim=16, depth=1, heads=2, instruction_film=True))
+    with pytest.raises(ValueError, match=r"condition \[N=2, 16\], got None"):
+        vit(torch.zeros(2, 3, 16, 16))
+    with pytest.raises(ValueError, match=r"got \[2, 8\]"):
+        vit(torch.zeros(2, 3, 16, 16), torch.zeros(2, 8))
+    with pytest.raises(ValueError, match="instruction_film conditions the from-scratch ViT only"):
+        VisionConfig(kind="hf_clip", instruction_film=True).validate()

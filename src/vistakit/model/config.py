@@ -59,12 +59,17 @@ class VisionConfig:
     ``stem`` (``vit`` only): ``patch`` embeds each patch with one linear map (a strided convolution); ``conv``
     with a few 3×3 convolutions that halve the resolution down to the patch grid (Xiao et al. 2021, "Early
     convolutions help transformers see better").
+    ``instruction_film`` (``vit`` only): the tower sees the instruction too — its pooled embedding scales and
+    shifts the stem's feature maps (FiLM, Perez et al. 2018) and the normalised inputs of every block's attention
+    and MLP (adaLN, as in DiT), from zero-initialised maps, so the patch features are computed *for* what the
+    instruction names (``benchmarks/localization_probe.py --mode grounding``).
     """
 
     kind: str = "vit"
     image_size: int = 64
     patch_size: int = 8
     stem: str = "patch"
+    instruction_film: bool = False
     dim: int = 128
     depth: int = 4
     heads: int = 4
@@ -82,6 +87,8 @@ class VisionConfig:
         if self.kind == "vit" and self.stem == "conv" and self.patch_size & (self.patch_size - 1):
             raise ValueError(f"{where}.stem 'conv' halves the resolution per layer: patch_size must be a power of 2, "
                              f"got {self.patch_size}")  # fmt: skip
+        if self.instruction_film and self.kind != "vit":
+            raise ValueError(f"{where}.instruction_film conditions the from-scratch ViT only, not kind {self.kind!r}")
         if self.kind == "vit" and self.image_size % self.patch_size:
             raise ValueError(f"{where}.image_size {self.image_size} must be a multiple of patch_size {self.patch_size}")
         if self.kind == "vit" and self.dim % self.heads:

@@ -69,6 +69,11 @@ class VistaModel(nn.Module):
         self.vision = vision
         self.image_tokenizer = image_tokenizer
         self.lm = lm
+        # with vision.instruction_film: the instruction's mean (normalised) word embedding → the tower's condition
+        self.instruction_pool = (
+            nn.Sequential(nn.LayerNorm(config.lm.hidden), nn.Linear(config.lm.hidden, config.vision.dim))
+            if config.vision.instruction_film else None
+        )  # fmt: skip
         if config.image_tokenizer.writes_box:  # the <loc_k> token ids in bin order (saved with the weights)
             self.register_buffer("loc_token_ids", torch.zeros(config.bins, dtype=torch.long))
         self._choose_attention()
@@ -107,7 +112,13 @@ class VistaModel(nn.Module):
         instruction = embed(instruction_ids)[image_to_sample]
         mask = instruction_mask.bool()[image_to_sample]
         dtype = next(self.vision.parameters()).dtype
-        patches = self.vision(pixel_values.to(dtype))
+        if self.instruction_pool is None:
+            patches = self.vision(pixel_values.to(dtype))
+        else:
+            words = self.instruction_pool[0](instruction)
+            m = mask[..., None].to(words.dtype)
+            pooled = (words * m).sum(1) / m.sum(1).clamp(min=1)
+            patches = self.vision(pixel_values.to(dtype), self.instruction_pool[1](pooled))
         out = self.image_tokenizer(patches, instruction.to(patches.dtype), mask)
         if out.box is None:
             return out

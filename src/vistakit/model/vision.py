@@ -96,9 +96,14 @@ class Block(nn.Module):
         self.norm1, self.attn = nn.LayerNorm(dim), Attention(dim, heads)
         self.norm2, self.mlp = nn.LayerNorm(dim), Mlp(dim, int(dim * mlp_ratio))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x))
-        return x + self.mlp(self.norm2(x))
+    def forward(self, x: torch.Tensor, modulation: torch.Tensor | None = None) -> torch.Tensor:
+        """``modulation`` [N, 4, D] (adaLN): scale and shift of the normalised attention input, then of the MLP's."""
+        if modulation is None:
+            x = x + self.attn(self.norm1(x))
+            return x + self.mlp(self.norm2(x))
+        m = modulation[:, :, None, :]  # [N, 4, 1, D]
+        x = x + self.attn(self.norm1(x) * (1 + m[:, 0]) + m[:, 1])
+        return x + self.mlp(self.norm2(x) * (1 + m[:, 2]) + m[:, 3])
 
 
 def conv_stem(patch_size: int, dim: int) -> nn.Sequential:
@@ -117,7 +122,12 @@ def conv_stem(patch_size: int, dim: int) -> nn.Sequential:
 
 class ViT(nn.Module):
     """A plain ViT from scratch: patch embedding (one strided convolution, or a small convolutional stem) + fixed
-    sin-cos positions + ``depth`` blocks + LayerNorm."""
+    sin-cos positions + ``depth`` blocks + LayerNorm.
+
+    With ``config.instruction_film`` the forward pass takes ``condition`` [N, dim] (the pooled instruction of
+    each image): one linear map, zero-initialised, turns it into a scale and shift per channel for each GELU
+    output of the stem (FiLM) and for the normalised inputs of each block's attention and MLP (adaLN). At
+    initialisation the tower is the plain ViT."""
 
     def __init__(self, config: VisionConfig) -> None:
         super().__init__()
@@ -130,14 +140,38 @@ class ViT(nn.Module):
         self.register_buffer("pos", sincos_2d(grid, config.dim)[None], persistent=False)
         self.blocks = nn.ModuleList(Block(config.dim, config.heads, config.mlp_ratio) for _ in range(config.depth))
         self.norm = nn.LayerNorm(config.dim)
+        self.film = None
+        if config.instruction_film:
+            self.stem_widths = [m.out_channels for m in self.patch[:-1] if isinstance(m, nn.Conv2d)] \
+                if config.stem == "conv" else []  # fmt: skip
+            self.film = nn.Linear(config.dim, 2 * sum(self.stem_widths) + 4 * config.dim * config.depth)
+            nn.init.zeros_(self.film.weight)
+            nn.init.zeros_(self.film.bias)
 
-    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        s = self.config.image_size
+    def forward(self, pixel_values: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        s, n = self.config.image_size, len(pixel_values)
         if pixel_values.ndim != 4 or tuple(pixel_values.shape[1:]) != (3, s, s):
             raise ValueError(f"pixel_values must be [N, 3, {s}, {s}], got {list(pixel_values.shape)}")
-        x = self.patch(pixel_values).flatten(2).transpose(1, 2) + self.pos.to(pixel_values.dtype)
-        for block in self.blocks:
-            x = block(x)
+        if self.film is None:
+            x = self.patch(pixel_values)
+            modulation = [None] * len(self.blocks)
+        else:
+            if condition is None or tuple(condition.shape) != (n, self.config.dim):
+                got = None if condition is None else list(condition.shape)
+                raise ValueError(f"vision.instruction_film needs condition [N={n}, {self.config.dim}], got {got}")
+            f = self.film(condition.to(pixel_values.dtype))
+            stem, blocks = f.split([2 * sum(self.stem_widths), f.shape[1] - 2 * sum(self.stem_widths)], 1)
+            films = iter(stem.split([w for w in self.stem_widths for _ in (0, 1)], 1))
+            x = pixel_values
+            for layer in self.patch if isinstance(self.patch, nn.Sequential) else [self.patch]:
+                x = layer(x)
+                if isinstance(layer, nn.GELU):
+                    scale, shift = next(films), next(films)
+                    x = x * (1 + scale[:, :, None, None]) + shift[:, :, None, None]
+            modulation = blocks.view(n, len(self.blocks), 4, self.config.dim).unbind(1)
+        x = x.flatten(2).transpose(1, 2) + self.pos.to(pixel_values.dtype)
+        for block, m in zip(self.blocks, modulation):
+            x = block(x, m)
         return self.norm(x)
 
 
