@@ -2,7 +2,8 @@
 # The two ablations, each the reference recipe (scripts/train_reference.sh: same data, seed, steps, batch,
 # schedule, mixture) with one change, then evaluated like the reference (scripts/eval_reference.sh):
 #   projector — the all-patch projector (64 tokens per image) instead of the instruction-guided tokenizer
-#               (16 query tokens + 4 where tokens per image): preset tiny-projector;
+#               (16 query tokens + 4 where tokens per image): preset tiny-projector, as many steps as fit the
+#               reference's training time;
 #   uniform   — RES / GRES / co-segmentation masks written with uniformly sampled points instead of the default
 #               adaptive sampler (model.sampler=uniform; the answers are rebuilt from the targets at training time).
 # Each is one ~55-minute training run plus a few minutes of evaluation on a 2-core CPU; pass the names to run a
@@ -14,7 +15,8 @@ names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(projector uniform)
 for name in "${names[@]}"; do
   case "$name" in
-    projector) extra=(preset=tiny-projector) ;;
+    # same time budget: with 64 tokens per image its steps cost ~1.7x, so 5,300 steps fill the reference's hour
+    projector) extra=(preset=tiny-projector steps=5300) ;;
     uniform) extra=(model.sampler=uniform) ;;
     *) echo "unknown ablation $name (expected projector or uniform)" >&2; exit 2 ;;
   esac
