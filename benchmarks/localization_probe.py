@@ -128,7 +128,8 @@ def run_vision(args: argparse.Namespace, model, processor, mixture: TaskMixture,
 def run_grounding(args: argparse.Namespace, model, processor, mixture: TaskMixture, val: list[Record]) -> None:
     if not model.config.image_tokenizer.grounding:
         raise SystemExit("--mode grounding needs a grounding tokenizer (image_tokenizer.grounding=true)")
-    parts = [model.vision, model.image_tokenizer, model.lm.get_input_embeddings(), model.instruction_pool]
+    parts = [model.vision, model.image_tokenizer, model.lm.get_input_embeddings(), model.instruction_pool,
+             model.instruction_words]
     params = [p for part in parts if part is not None for p in part.parameters()]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.05)
 

@@ -188,13 +188,21 @@ def test_location_rows_start_ordered():
         assert abs(float(w[ids].std()) - float(w[:10].std())) < 0.5 * float(w[:10].std())
 
 
-def test_instruction_film_makes_the_patch_features_depend_on_the_instruction(tokenizer, processor, tmp_path):
+@pytest.mark.parametrize("conditioning", ["instruction_film", "instruction_cross_attention"])
+def test_instruction_conditioning_makes_the_patch_features_depend_on_the_instruction(
+    conditioning, tokenizer, processor, tmp_path
+):
     torch.manual_seed(0)
     config = tiny_config()
-    config.vision.stem, config.vision.instruction_film = "conv", True
+    config.vision.stem = "conv"
+    setattr(config.vision, conditioning, True)
     model = build_model(config, tokenizer).eval()
-    with torch.no_grad():
-        model.vision.film.weight.normal_(0, 0.1)  # as after some training (it starts at zero)
+    with torch.no_grad():  # as after some training (the maps start at zero)
+        if conditioning == "instruction_film":
+            model.vision.film.weight.normal_(0, 0.1)
+        else:
+            for block in model.vision.blocks:
+                block.cross.out.weight.normal_(0, 0.1)
     batch = make_batch(processor)
     seen = {}
     model.vision.register_forward_hook(lambda m, i, o: seen.__setitem__("patches", o))
@@ -206,6 +214,6 @@ def test_instruction_film_makes_the_patch_features_depend_on_the_instruction(tok
     assert not torch.allclose(a[0], seen["patches"][0])  # sample 0's image, now read for sample 1's instruction
     path = model.save_pretrained(tmp_path / "ckpt", processor)
     loaded, _ = load_pretrained(path)
-    assert loaded.config.vision.instruction_film
+    assert getattr(loaded.config.vision, conditioning)
     with torch.no_grad():
         assert torch.equal(loaded(**batch).logits, model(**batch).logits)

@@ -89,3 +89,37 @@ def test_instruction_film_needs_its_condition_and_a_vit():
         vit(torch.zeros(2, 3, 16, 16), torch.zeros(2, 8))
     with pytest.raises(ValueError, match="instruction_film conditions the from-scratch ViT only"):
         VisionConfig(kind="hf_clip", instruction_film=True).validate()
+
+
+def test_instruction_cross_attention_starts_as_the_plain_vit_and_reads_word_order():
+    torch.manual_seed(0)
+    kw = dict(image_size=16, patch_size=4, dim=32, depth=2, heads=2, stem="conv")
+    vit = build_vision(VisionConfig(**kw, instruction_cross_attention=True))
+    plain = build_vision(VisionConfig(**kw))
+    missing = plain.load_state_dict(vit.state_dict(), strict=False)
+    assert not missing.missing_keys and all("cross" in k or "norm_words" in k for k in missing.unexpected_keys)
+    x, words, mask = torch.randn(2, 3, 16, 16), torch.randn(2, 5, 32), torch.ones(2, 5, dtype=torch.bool)
+    torch.testing.assert_close(vit(x, words=words, words_mask=mask), plain(x))  # zero-initialised output map
+    for block in vit.blocks:
+        with torch.no_grad():
+            block.cross.out.weight.normal_(0, 0.1)
+    reordered = words[:, [1, 0, 2, 3, 4]]  # the same words, two swapped: positions make it a different instruction
+    assert not torch.allclose(vit(x, words=words, words_mask=mask), vit(x, words=reordered, words_mask=mask), atol=1e-4)
+    mask[0, 3:] = False  # padding is not read
+    padded = words.clone()
+    padded[0, 3:] = 100.0
+    torch.testing.assert_close(vit(x, words=words, words_mask=mask)[0], vit(x, words=padded, words_mask=mask)[0])
+    assert torch.isfinite(vit(x, words=words, words_mask=torch.zeros(2, 5, dtype=torch.bool))).all()  # no words
+    vit(x, words=words, words_mask=mask).sum().backward()
+    assert vit.blocks[0].cross.out.weight.grad.abs().sum() > 0
+
+
+def test_instruction_cross_attention_needs_its_words_and_a_vit():
+    vit = build_vision(VisionConfig(image_size=16, patch_size=8, dim=16, depth=1, heads=2,
+                                    instruction_cross_attention=True))  # fmt: skip
+    with pytest.raises(ValueError, match=r"words \[N=2, L, 16\], got None"):
+        vit(torch.zeros(2, 3, 16, 16))
+    with pytest.raises(ValueError, match=r"words_mask must be \[N, L\] = \[2, 3\], got \[2, 4\]"):
+        vit(torch.zeros(2, 3, 16, 16), words=torch.zeros(2, 3, 16), words_mask=torch.ones(2, 4))
+    with pytest.raises(ValueError, match="instruction_cross_attention conditions the from-scratch ViT only"):
+        VisionConfig(kind="hf_siglip", instruction_cross_attention=True).validate()

@@ -63,6 +63,9 @@ class VisionConfig:
     shifts the stem's feature maps (FiLM, Perez et al. 2018) and the normalised inputs of every block's attention
     and MLP (adaLN, as in DiT), from zero-initialised maps, so the patch features are computed *for* what the
     instruction names (``benchmarks/localization_probe.py --mode grounding``).
+    ``instruction_cross_attention`` (``vit`` only): every block also cross-attends from its patches to the
+    instruction's words, with their positions (zero-initialised output: it starts as the plain block); unlike the
+    pooled FiLM condition it keeps word order ("the circle above the yellow object").
     """
 
     kind: str = "vit"
@@ -70,6 +73,7 @@ class VisionConfig:
     patch_size: int = 8
     stem: str = "patch"
     instruction_film: bool = False
+    instruction_cross_attention: bool = False
     dim: int = 128
     depth: int = 4
     heads: int = 4
@@ -87,8 +91,9 @@ class VisionConfig:
         if self.kind == "vit" and self.stem == "conv" and self.patch_size & (self.patch_size - 1):
             raise ValueError(f"{where}.stem 'conv' halves the resolution per layer: patch_size must be a power of 2, "
                              f"got {self.patch_size}")  # fmt: skip
-        if self.instruction_film and self.kind != "vit":
-            raise ValueError(f"{where}.instruction_film conditions the from-scratch ViT only, not kind {self.kind!r}")
+        for name in ("instruction_film", "instruction_cross_attention"):
+            if getattr(self, name) and self.kind != "vit":
+                raise ValueError(f"{where}.{name} conditions the from-scratch ViT only, not kind {self.kind!r}")
         if self.kind == "vit" and self.image_size % self.patch_size:
             raise ValueError(f"{where}.image_size {self.image_size} must be a multiple of patch_size {self.patch_size}")
         if self.kind == "vit" and self.dim % self.heads:

@@ -33,16 +33,9 @@ from torch import nn
 from ..data.record import Record
 from ..geometry import Boxes, ImageTransform, Mask
 from ..tasks import get_task
-from .vision import Attention, Mlp
+from .vision import Attention, Mlp, sincos_1d
 
 NO_TARGET = -1.0
-
-
-def sincos_1d(length: int, dim: int) -> torch.Tensor:
-    """Fixed 1-D sin-cos position embeddings ``[length, dim]`` (``dim`` even)."""
-    omega = 1.0 / 10000 ** (torch.arange(dim // 2, dtype=torch.float32) / max(1, dim // 2))
-    angle = torch.arange(length, dtype=torch.float32)[:, None] * omega[None]
-    return torch.cat([angle.sin(), angle.cos()], 1)
 
 
 class RelevanceHead(nn.Module):

@@ -74,6 +74,11 @@ class VistaModel(nn.Module):
             nn.Sequential(nn.LayerNorm(config.lm.hidden), nn.Linear(config.lm.hidden, config.vision.dim))
             if config.vision.instruction_film else None
         )  # fmt: skip
+        # with vision.instruction_cross_attention: every instruction word (normalised) at the tower's width
+        self.instruction_words = (
+            nn.Sequential(nn.LayerNorm(config.lm.hidden), nn.Linear(config.lm.hidden, config.vision.dim))
+            if config.vision.instruction_cross_attention else None
+        )  # fmt: skip
         if config.image_tokenizer.writes_box:  # the <loc_k> token ids in bin order (saved with the weights)
             self.register_buffer("loc_token_ids", torch.zeros(config.bins, dtype=torch.long))
         self._choose_attention()
@@ -112,13 +117,15 @@ class VistaModel(nn.Module):
         instruction = embed(instruction_ids)[image_to_sample]
         mask = instruction_mask.bool()[image_to_sample]
         dtype = next(self.vision.parameters()).dtype
-        if self.instruction_pool is None:
-            patches = self.vision(pixel_values.to(dtype))
-        else:
+        conditions = {}
+        if self.instruction_pool is not None:
             words = self.instruction_pool[0](instruction)
             m = mask[..., None].to(words.dtype)
             pooled = (words * m).sum(1) / m.sum(1).clamp(min=1)
-            patches = self.vision(pixel_values.to(dtype), self.instruction_pool[1](pooled))
+            conditions["condition"] = self.instruction_pool[1](pooled)
+        if self.instruction_words is not None:
+            conditions.update(words=self.instruction_words(instruction), words_mask=mask)
+        patches = self.vision(pixel_values.to(dtype), **conditions)
         out = self.image_tokenizer(patches, instruction.to(patches.dtype), mask)
         if out.box is None:
             return out

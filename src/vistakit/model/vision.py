@@ -39,6 +39,13 @@ def sincos_2d(grid: int, dim: int) -> torch.Tensor:
     return torch.cat(parts, dim=1).float()
 
 
+def sincos_1d(length: int, dim: int) -> torch.Tensor:
+    """Fixed 1-D sin-cos position embeddings ``[length, dim]`` (``dim`` even)."""
+    omega = 1.0 / 10000 ** (torch.arange(dim // 2, dtype=torch.float32) / max(1, dim // 2))
+    angle = torch.arange(length, dtype=torch.float32)[:, None] * omega[None]
+    return torch.cat([angle.sin(), angle.cos()], 1)
+
+
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Scaled dot-product attention of ``q`` [..., Lq, d] over ``k``, ``v`` [..., Lk, d]; ``mask`` broadcastable to
     [..., Lq, Lk], bool (True: attend) or additive float.
@@ -89,20 +96,40 @@ class Mlp(nn.Sequential):
 
 
 class Block(nn.Module):
-    """Pre-norm transformer block: self-attention + MLP, ``[N, L, D] → [N, L, D]``."""
+    """Pre-norm transformer block: self-attention + MLP, ``[N, L, D] → [N, L, D]``; with ``cross_attention`` a
+    cross-attention sublayer over a context ``[N, Lc, D]`` between the two, its output map zero-initialised."""
 
-    def __init__(self, dim: int, heads: int, mlp_ratio: float) -> None:
+    def __init__(self, dim: int, heads: int, mlp_ratio: float, cross_attention: bool = False) -> None:
         super().__init__()
         self.norm1, self.attn = nn.LayerNorm(dim), Attention(dim, heads)
         self.norm2, self.mlp = nn.LayerNorm(dim), Mlp(dim, int(dim * mlp_ratio))
+        self.cross = None
+        if cross_attention:
+            self.norm_cross, self.cross = nn.LayerNorm(dim), Attention(dim, heads)
+            nn.init.zeros_(self.cross.out.weight)
+            nn.init.zeros_(self.cross.out.bias)
 
-    def forward(self, x: torch.Tensor, modulation: torch.Tensor | None = None) -> torch.Tensor:
-        """``modulation`` [N, 4, D] (adaLN): scale and shift of the normalised attention input, then of the MLP's."""
+    def forward(
+        self,
+        x: torch.Tensor,
+        modulation: torch.Tensor | None = None,
+        context: torch.Tensor | None = None,
+        context_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``modulation`` [N, 4, D] (adaLN): scale and shift of the normalised attention input, then of the MLP's.
+        ``context`` [N, Lc, D] with ``context_mask`` BoolTensor [N, Lc] (True: a real token): what the
+        cross-attention reads (needed exactly when the block has one)."""
+        if (self.cross is None) != (context is None):
+            raise ValueError("context must be given exactly when the block cross-attends")
         if modulation is None:
             x = x + self.attn(self.norm1(x))
+        else:
+            m = modulation[:, :, None, :]  # [N, 4, 1, D]
+            x = x + self.attn(self.norm1(x) * (1 + m[:, 0]) + m[:, 1])
+        if self.cross is not None:
+            x = x + self.cross(self.norm_cross(x), context, context_mask)
+        if modulation is None:
             return x + self.mlp(self.norm2(x))
-        m = modulation[:, :, None, :]  # [N, 4, 1, D]
-        x = x + self.attn(self.norm1(x) * (1 + m[:, 0]) + m[:, 1])
         return x + self.mlp(self.norm2(x) * (1 + m[:, 2]) + m[:, 3])
 
 
@@ -126,8 +153,10 @@ class ViT(nn.Module):
 
     With ``config.instruction_film`` the forward pass takes ``condition`` [N, dim] (the pooled instruction of
     each image): one linear map, zero-initialised, turns it into a scale and shift per channel for each GELU
-    output of the stem (FiLM) and for the normalised inputs of each block's attention and MLP (adaLN). At
-    initialisation the tower is the plain ViT."""
+    output of the stem (FiLM) and for the normalised inputs of each block's attention and MLP (adaLN). With
+    ``config.instruction_cross_attention`` it takes ``words`` [N, L, dim] (each image's instruction words, at the
+    tower's width) and ``words_mask`` [N, L]: fixed 1-D positions are added and every block cross-attends to them.
+    At initialisation the tower is the plain ViT either way."""
 
     def __init__(self, config: VisionConfig) -> None:
         super().__init__()
@@ -138,7 +167,11 @@ class ViT(nn.Module):
         else:
             self.patch = nn.Conv2d(3, config.dim, kernel_size=config.patch_size, stride=config.patch_size)
         self.register_buffer("pos", sincos_2d(grid, config.dim)[None], persistent=False)
-        self.blocks = nn.ModuleList(Block(config.dim, config.heads, config.mlp_ratio) for _ in range(config.depth))
+        self.blocks = nn.ModuleList(
+            Block(config.dim, config.heads, config.mlp_ratio, config.instruction_cross_attention)
+            for _ in range(config.depth)
+        )
+        self.norm_words = nn.LayerNorm(config.dim) if config.instruction_cross_attention else None
         self.norm = nn.LayerNorm(config.dim)
         self.film = None
         if config.instruction_film:
@@ -148,10 +181,29 @@ class ViT(nn.Module):
             nn.init.zeros_(self.film.weight)
             nn.init.zeros_(self.film.bias)
 
-    def forward(self, pixel_values: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        condition: torch.Tensor | None = None,
+        words: torch.Tensor | None = None,
+        words_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         s, n = self.config.image_size, len(pixel_values)
         if pixel_values.ndim != 4 or tuple(pixel_values.shape[1:]) != (3, s, s):
             raise ValueError(f"pixel_values must be [N, 3, {s}, {s}], got {list(pixel_values.shape)}")
+        context = None
+        if self.norm_words is not None:
+            if words is None or words.ndim != 3 or tuple(words.shape[::2]) != (n, self.config.dim):
+                got = None if words is None else list(words.shape)
+                raise ValueError(f"vision.instruction_cross_attention needs words [N={n}, L, {self.config.dim}], "
+                                 f"got {got}")  # fmt: skip
+            if words_mask is None or tuple(words_mask.shape) != tuple(words.shape[:2]):
+                got = None if words_mask is None else list(words_mask.shape)
+                raise ValueError(f"words_mask must be [N, L] = {list(words.shape[:2])}, got {got}")
+            pos = sincos_1d(words.shape[1], self.config.dim).to(words)
+            context = self.norm_words(words + pos).to(pixel_values.dtype)
+            words_mask = words_mask.bool()
+            words_mask = words_mask | ~words_mask.any(1, keepdim=True)  # no words (an image-only prompt): no NaN
         if self.film is None:
             x = self.patch(pixel_values)
             modulation = [None] * len(self.blocks)
@@ -171,7 +223,7 @@ class ViT(nn.Module):
             modulation = blocks.view(n, len(self.blocks), 4, self.config.dim).unbind(1)
         x = x.flatten(2).transpose(1, 2) + self.pos.to(pixel_values.dtype)
         for block, m in zip(self.blocks, modulation):
-            x = block(x, m)
+            x = block(x, m, context, words_mask if context is not None else None)
         return self.norm(x)
 
 
