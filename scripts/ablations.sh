@@ -8,7 +8,8 @@
 #               adaptive sampler (model.sampler=uniform; the answers are rebuilt from the targets at training time).
 # Each is one ~55-minute training run plus a few minutes of evaluation on a 2-core CPU; pass the names to run a
 # subset:  bash scripts/ablations.sh uniform
-# REUSE_DATA=1 skips regenerating data/sw (deterministic); THREADS=1 runs two ablations side by side on 2 cores.
+# DATA=DIR picks the training data folder (default data/sw, as scripts/train_reference.sh); REUSE_DATA=1 skips
+# regenerating it (deterministic); THREADS=1 runs two ablations side by side on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 names=("$@")
