@@ -121,16 +121,15 @@ class Block(nn.Module):
         cross-attention reads (needed exactly when the block has one)."""
         if (self.cross is None) != (context is None):
             raise ValueError("context must be given exactly when the block cross-attends")
-        if modulation is None:
-            x = x + self.attn(self.norm1(x))
-        else:
-            m = modulation[:, :, None, :]  # [N, 4, 1, D]
-            x = x + self.attn(self.norm1(x) * (1 + m[:, 0]) + m[:, 1])
+        m = None if modulation is None else modulation[:, :, None, :]  # [N, 4, 1, D]
+
+        def modulate(h: torch.Tensor, i: int) -> torch.Tensor:
+            return h if m is None else h * (1 + m[:, 2 * i]) + m[:, 2 * i + 1]
+
+        x = x + self.attn(modulate(self.norm1(x), 0))
         if self.cross is not None:
             x = x + self.cross(self.norm_cross(x), context, context_mask)
-        if modulation is None:
-            return x + self.mlp(self.norm2(x))
-        return x + self.mlp(self.norm2(x) * (1 + m[:, 2]) + m[:, 3])
+        return x + self.mlp(modulate(self.norm2(x), 1))
 
 
 def conv_stem(patch_size: int, dim: int) -> nn.Sequential:
