@@ -66,6 +66,10 @@ class VisionConfig:
     ``instruction_cross_attention`` (``vit`` only): every block also cross-attends from its patches to the
     instruction's words, with their positions (zero-initialised output: it starts as the plain block); unlike the
     pooled FiLM condition it keeps word order ("the circle above the yellow object").
+    ``region_text_weight`` (> 0 turns it on): an auxiliary training loss for the tower — every labelled instance
+    of a batch (regions with phrases: referring, segmentation, region-caption, co-segmentation answers) is pooled
+    from the tower's features computed *without* the instruction and must pick out its own phrase among the
+    batch's (InfoNCE, :mod:`vistakit.model.region_text`); the weight multiplies it in the loss.
     """
 
     kind: str = "vit"
@@ -74,6 +78,7 @@ class VisionConfig:
     stem: str = "patch"
     instruction_film: bool = False
     instruction_cross_attention: bool = False
+    region_text_weight: float = 0.0
     dim: int = 128
     depth: int = 4
     heads: int = 4
@@ -88,6 +93,8 @@ class VisionConfig:
         _choice(self.kind, VISION_KINDS, f"{where}.kind")
         _positive(self, ("image_size", "patch_size", "dim", "depth", "heads", "mlp_ratio"), where)
         _choice(self.stem, VISION_STEMS, f"{where}.stem")
+        if not (isinstance(self.region_text_weight, (int, float)) and self.region_text_weight >= 0):
+            raise ValueError(f"{where}.region_text_weight must be a number >= 0, got {self.region_text_weight!r}")
         if self.kind == "vit" and self.stem == "conv" and self.patch_size & (self.patch_size - 1):
             raise ValueError(f"{where}.stem 'conv' halves the resolution per layer: patch_size must be a power of 2, "
                              f"got {self.patch_size}")  # fmt: skip

@@ -104,22 +104,29 @@ def location_embeddings(values: torch.Tensor, rows: torch.Tensor) -> torch.Tenso
     return rows[lo] * (1 - frac) + rows[hi] * frac
 
 
+def instance_map(record: Record, index: int, transform: ImageTransform) -> np.ndarray:
+    """Target instance ``index`` of the record (its mask, else its box) as a float32 canvas × canvas map in the
+    model frame of ``transform``'s image (1 inside)."""
+    t = record.targets
+    if t.masks:
+        return transform.mask_to_model(Mask.from_rle(t.masks[index])).array.astype(np.float32)
+    out = np.zeros((transform.canvas, transform.canvas), np.float32)
+    box = Boxes([t.boxes[index]], transform.original_space).clip()
+    x1, y1, x2, y2 = transform.to_model(box, normalized=False).xyxy()[0]
+    out[int(round(y1)) : int(round(y2)), int(round(x1)) : int(round(x2))] = 1.0
+    return out
+
+
 def region_map(record: Record, image: int, transform: ImageTransform) -> np.ndarray:
     """The union of the record's target masks (else boxes) on image ``image``, as a float32 canvas × canvas map
     in the model frame (1 inside)."""
     t = record.targets
     owners = t.image_ids if t.image_ids is not None and len(record.images) > 1 else None
     out = np.zeros((transform.canvas, transform.canvas), np.float32)
-    instances = t.masks if t.masks else (t.boxes or [])
-    for i, inst in enumerate(instances):
+    for i in range(len(t.masks if t.masks else (t.boxes or []))):
         if owners is not None and (i >= len(owners) or owners[i] != image):
             continue
-        if t.masks:
-            out = np.maximum(out, transform.mask_to_model(Mask.from_rle(inst)).array.astype(np.float32))
-        else:
-            box = Boxes([inst], transform.original_space).clip()
-            x1, y1, x2, y2 = transform.to_model(box, normalized=False).xyxy()[0]
-            out[int(round(y1)) : int(round(y2)), int(round(x1)) : int(round(x2))] = 1.0
+        out = np.maximum(out, instance_map(record, i, transform))
     return out
 
 

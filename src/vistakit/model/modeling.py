@@ -30,6 +30,7 @@ from .grounding import grounding_loss, location_embeddings
 from .image_tokenizer import ImageTokens, build_image_tokenizer
 from .language import build_language_model
 from .packing import plan_packing
+from .region_text import RegionTextHead
 from .text_tokenizer import IMAGE_PAD, check_tokenizer
 from .vision import build_vision
 
@@ -44,15 +45,18 @@ _CHECKPOINT_FILES = (CONFIG_FILE, WEIGHTS_FILE, "tokenizer.json", "tokenizer_con
 @dataclass
 class VistaOutput:
     """``loss``: mean next-token cross-entropy over label positions != -100 (``None`` without labels), plus
-    ``image_tokenizer.grounding_weight`` × ``grounding_loss`` when grounding targets were given;
+    ``image_tokenizer.grounding_weight`` × ``grounding_loss`` when grounding targets were given and
+    ``vision.region_text_weight`` × ``region_text_loss`` when region–text targets were given;
     ``logits`` FloatTensor [B, T, V] (``None`` from ``forward(..., return_logits=False)``);
     ``past_key_values``: the LM cache when ``use_cache``;
-    ``grounding_loss``: the image tokenizer's relevance-map loss (:mod:`.grounding`) or ``None``."""
+    ``grounding_loss``: the image tokenizer's relevance-map loss (:mod:`.grounding`) or ``None``;
+    ``region_text_loss``: the tower's region–text alignment loss (:mod:`.region_text`) or ``None``."""
 
     loss: torch.Tensor | None
     logits: torch.Tensor | None
     past_key_values: Any = None
     grounding_loss: torch.Tensor | None = None
+    region_text_loss: torch.Tensor | None = None
 
 
 class VistaModel(nn.Module):
@@ -79,6 +83,10 @@ class VistaModel(nn.Module):
             nn.Sequential(nn.LayerNorm(config.lm.hidden), nn.Linear(config.lm.hidden, config.vision.dim))
             if config.vision.instruction_cross_attention else None
         )  # fmt: skip
+        # with vision.region_text_weight > 0: the auxiliary region–text alignment head (training only)
+        self.region_text = (
+            RegionTextHead(config.vision.dim, config.lm.hidden) if config.vision.region_text_weight > 0 else None
+        )
         if config.image_tokenizer.writes_box:  # the <loc_k> token ids in bin order (saved with the weights)
             self.register_buffer("loc_token_ids", torch.zeros(config.bins, dtype=torch.long))
         self._choose_attention()
@@ -131,6 +139,19 @@ class VistaModel(nn.Module):
             return out
         where = location_embeddings(out.box, embed.weight[self.loc_token_ids])
         return out._replace(tokens=torch.cat([out.tokens, where.to(out.tokens.dtype)], 1))
+
+    def plain_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """The tower's patch features ``[N, P, D]`` for no instruction (an instruction-conditioned tower gets a zero
+        condition and no words), as :mod:`.region_text` needs them."""
+        n, dim = len(pixel_values), self.config.vision.dim
+        dtype = next(self.vision.parameters()).dtype
+        conditions: dict[str, torch.Tensor] = {}
+        if self.instruction_pool is not None:
+            conditions["condition"] = pixel_values.new_zeros(n, dim, dtype=dtype)
+        if self.instruction_words is not None:
+            conditions.update(words=pixel_values.new_zeros(n, 1, dim, dtype=dtype),
+                              words_mask=torch.zeros(n, 1, dtype=torch.bool, device=pixel_values.device))  # fmt: skip
+        return self.vision(pixel_values.to(dtype), **conditions)
 
     def embed(
         self,
@@ -203,6 +224,11 @@ class VistaModel(nn.Module):
         pack: bool | None = None,
         grounding: torch.Tensor | None = None,
         return_logits: bool = True,
+        region_weights: torch.Tensor | None = None,
+        region_image: torch.Tensor | None = None,
+        region_text_ids: torch.Tensor | None = None,
+        region_text_mask: torch.Tensor | None = None,
+        region_group: torch.Tensor | None = None,
     ) -> VistaOutput:
         """``pixel_values`` FloatTensor [N_img, 3, S, S]; ``image_to_sample`` LongTensor [N_img]; ``input_ids``,
         ``attention_mask`` [B, T]; ``instruction_ids``, ``instruction_mask`` [B, L]; ``labels`` [B, T] aligned with
@@ -214,6 +240,10 @@ class VistaModel(nn.Module):
 
         ``grounding``: FloatTensor [N_img, P] per-patch targets (:func:`.grounding.grounding_targets`, which the
         processor adds to training batches of a grounding model); ignored by a model without relevance maps.
+
+        ``region_*``: the labelled instances of the batch (:func:`.region_text.region_text_targets`, which the
+        processor adds to training batches when ``vision.region_text_weight > 0``); ignored by a model without
+        the region–text head.
 
         ``return_logits=False`` (training): with ``labels``, the output layer runs only where a label is predicted
         (the answers: a third of a ShapesWorld batch's tokens) and ``logits`` is ``None`` — the same loss for
@@ -267,7 +297,23 @@ class VistaModel(nn.Module):
             g_loss = grounding_loss(relevance, grounding.to(relevance.device))
             if g_loss is not None and loss is not None:
                 loss = loss + self.config.image_tokenizer.grounding_weight * g_loss
-        return VistaOutput(loss, logits, past, g_loss)
+        rt_loss = None
+        if self.region_text is not None and region_weights is not None:
+            missing = [name for name, v in (("region_image", region_image), ("region_text_ids", region_text_ids),
+                       ("region_text_mask", region_text_mask), ("region_group", region_group)) if v is None]  # fmt: skip
+            if missing:
+                raise ValueError(f"region_weights needs {', '.join(missing)} too (region_text_targets gives all five)")
+            if region_image.numel() and (int(region_image.min()) < 0 or int(region_image.max()) >= len(pixel_values)):
+                raise ValueError(f"region_image values must index the batch's {len(pixel_values)} images, "
+                                 f"got {region_image.tolist()}")  # fmt: skip
+            used = region_image.unique()  # sorted: each image's plain features once
+            features = self.plain_features(pixel_values[used])
+            text = self.lm.get_input_embeddings()(region_text_ids)
+            rt_loss = self.region_text(features, region_weights.to(features.device), torch.searchsorted(used, region_image),
+                                       text, region_text_mask, region_group)  # fmt: skip
+            if loss is not None:
+                loss = loss + self.config.vision.region_text_weight * rt_loss
+        return VistaOutput(loss, logits, past, g_loss, rt_loss)
 
     def _plain_output_layer(self) -> bool:
         """Whether the LM's logits are exactly its output layer applied to its body's last hidden state (no final

@@ -27,6 +27,7 @@ from ..geometry import Boxes, ImageTransform, Mask, Points, SequenceGrammar
 from ..tasks import Prediction, get_task
 from .config import ModelConfig, read_config
 from .grounding import grounding_targets
+from .region_text import region_text_targets
 from .text_tokenizer import IMAGE_PAD, load_tokenizer
 
 ImageLike = Image.Image | np.ndarray | str | Path
@@ -235,7 +236,8 @@ class VistaProcessor:
     def from_records(self, records: Iterable[Record], with_answers: bool = True, **kwargs: Any) -> VistaBatch:
         """A batch from records: images read from ``record.image_paths()``, prompts, visual prompts and (with
         answers) :meth:`answer_for` targets — and, for a model with a grounding tokenizer, the per-patch
-        ``grounding`` targets of its loss. ``kwargs`` go to :meth:`__call__`."""
+        ``grounding`` targets of its loss, and with ``vision.region_text_weight > 0`` the ``region_*`` targets of
+        the tower's region–text loss. ``kwargs`` go to :meth:`__call__`."""
         records = list(records)
         batch = self(
             [rec.image_paths() for rec in records],
@@ -247,6 +249,10 @@ class VistaProcessor:
         if with_answers and self.config.image_tokenizer.grounding:
             grid = math.isqrt(self.config.vision.num_patches)
             batch["grounding"] = grounding_targets(records, batch.transforms, grid)
+        if with_answers and self.config.vision.region_text_weight > 0:
+            grid = math.isqrt(self.config.vision.num_patches)
+            regions = region_text_targets(records, batch.transforms, grid, self._ids, self.tokenizer.pad_token_id)
+            batch.update(regions or {})
         return batch
 
     # --- outputs -------------------------------------------------------------------------------------------

@@ -90,12 +90,13 @@ def plot_curves(log_path: str | Path, out_png: str | Path, smooth: int = 20) -> 
                         ("val", [e["step"] for e in val], [float(e["loss"]) for e in val], COLORS["val"])], log_y),
         _panel("learning rate", [("lr", ts, [float(e.get("lr", math.nan)) for e in train], COLORS["smooth"])]),
     ]  # fmt: skip
-    grounded = [e for e in train if "grounding_loss" in e]
-    if grounded:
-        gv = [e for e in val if "grounding_loss" in e]
-        panels.insert(1, _panel("grounding loss", [
-            ("train", [e["step"] for e in grounded], [float(e["grounding_loss"]) for e in grounded], COLORS["train"]),
-            ("val", [e["step"] for e in gv], [float(e["grounding_loss"]) for e in gv], COLORS["val"])]))  # fmt: skip
+    for k, name in enumerate(("grounding_loss", "region_text_loss")):
+        aux = [e for e in train if name in e]
+        if aux:
+            av = [e for e in val if name in e]
+            panels.insert(1 + k, _panel(name.replace("_", " "), [
+                ("train", [e["step"] for e in aux], [float(e[name]) for e in aux], COLORS["train"]),
+                ("val", [e["step"] for e in av], [float(e[name]) for e in av], COLORS["val"])]))  # fmt: skip
     metrics: dict[str, list[Series]] = {}
     for e in entries:
         if e["kind"] == "metric":

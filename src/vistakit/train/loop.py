@@ -35,6 +35,7 @@ from .mixture import TaskMixture, fingerprint
 from .optim import apply_stage, build_optimizer, build_scheduler
 
 TRAIN_DIR = "train"
+AUX_LOSSES = ("grounding_loss", "region_text_loss")  # VistaOutput fields logged beside the loss when present
 
 
 @dataclass
@@ -151,8 +152,11 @@ class Trainer:
         self.model.eval()
         outputs = [self.output_of(b) for b in self._val_batches]
         val_loss = sum(float(o.loss) for o in outputs) / len(outputs)
-        grounding = [float(o.grounding_loss) for o in outputs if o.grounding_loss is not None]
-        extra = {"grounding_loss": sum(grounding) / len(grounding)} if grounding else {}
+        extra = {}
+        for name in AUX_LOSSES:
+            values = [float(getattr(o, name)) for o in outputs if getattr(o, name) is not None]
+            if values:
+                extra[name] = sum(values) / len(values)
         log.write("val", step, loss=val_loss, **extra)
         if self.cfg.val_records > 0:
             from ..evaluation.runner import evaluate_records, iter_tasks
@@ -196,7 +200,7 @@ class Trainer:
         self.model.train()
         step, last_loss, val_loss = self.start_step, math.nan, None
         window_loss, window_steps, window_samples, t0 = 0.0, 0, 0, time.perf_counter()
-        window_grounding: list[float] = []
+        window_aux: dict[str, list[float]] = {name: [] for name in AUX_LOSSES}
         try:
             while step < cfg.steps:
                 fp = ""
@@ -207,8 +211,9 @@ class Trainer:
                         fp = fingerprint(records)
                     out = self.output_of(records)
                     loss = out.loss
-                    if out.grounding_loss is not None:
-                        window_grounding.append(float(out.grounding_loss.detach()))
+                    for name in AUX_LOSSES:
+                        if getattr(out, name) is not None:
+                            window_aux[name].append(float(getattr(out, name).detach()))
                     if not torch.isfinite(loss):
                         raise FloatingPointError(f"step {step + 1}: the loss is {float(loss)} (batch {fp}); "
                                                  f"lower lr or check the data")  # fmt: skip
@@ -226,8 +231,8 @@ class Trainer:
                 if cfg.log_every and (step % cfg.log_every == 0 or step == cfg.steps):
                     dt = max(time.perf_counter() - t0, 1e-9)
                     last_loss = window_loss / window_steps
-                    extra = {"grounding_loss": sum(window_grounding) / len(window_grounding)} if window_grounding else {}
-                    window_grounding = []
+                    extra = {name: sum(v) / len(v) for name, v in window_aux.items() if v}
+                    window_aux = {name: [] for name in AUX_LOSSES}
                     log.write("train", step, loss=last_loss, lr=lr, grad_norm=float(norm),
                               samples_per_s=window_samples / dt, fingerprint=fp, **extra)  # fmt: skip
                     if bar is not None:
