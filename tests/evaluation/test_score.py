@@ -98,3 +98,29 @@ def test_nan_is_written_as_null(tmp_path):
     report = score_files("grec", gold, write_preds(tmp_path / "p.jsonl", [{"id": "n", "answer": "<none>"}]))
     assert math.isnan(report.metrics["t_acc"]) and report.json_metrics()["t_acc"] is None
     assert report.metrics["n_acc"] == 1.0
+
+
+def test_by_scores_each_group_of_a_meta_key(tmp_path, capsys):
+    recs = [Record(i, "rec", ["x.png"], [SIZE], "<image>\nWhere is it?", targets=Targets(boxes=[b]),
+                   meta={"expression_kind": kind} if kind else {})
+            for (i, b), kind in zip(BOXES.items(), ["attributes", "relation", None])]  # fmt: skip
+    gold = tmp_path / "gold.jsonl"
+    write_records(gold, recs)
+    preds = write_preds(tmp_path / "p.jsonl", [
+        {"id": "a", "answer": answer_for(BOXES["a"])},  # right
+        {"id": "b", "answer": answer_for(BOXES["c"])},  # wrong
+        {"id": "c", "answer": answer_for(BOXES["c"])},  # right
+    ])  # fmt: skip
+    report = score_files("rec", gold, preds, by="expression_kind")
+    assert report.metrics["acc50"] == pytest.approx(2 / 3)
+    assert {k: m["acc50"] for k, m in report.groups.items()} == {"(none)": 1.0, "attributes": 1.0, "relation": 0.0}
+    assert report.group_sizes == {"(none)": 1, "attributes": 1, "relation": 1}
+    assert any(line.startswith("relation") and "acc50=0.0000" in line for line in format_table(report))
+    assert score_files("rec", gold, preds).groups == {}
+    assert main(["score", "--task", "rec", "--gold", str(gold), "--pred", str(preds), "--by", "expression_kind",
+                 "--json"]) == 0  # fmt: skip
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert last["acc50"] == pytest.approx(2 / 3) and last["by"]["relation"]["acc50"] == 0.0
+    with pytest.raises(ValueError, match="no rec record has meta key 'kind' to group by; its records have: "
+                                         "expression_kind"):  # fmt: skip
+        score_files("rec", gold, preds, by="kind")

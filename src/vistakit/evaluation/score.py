@@ -6,6 +6,10 @@ Gold: a ``.jsonl`` of records (only records of the scored task are used). Predic
 ``labels`` (N), ``text``. Structured fields win over what is parsed from ``answer``. A gold record with no
 prediction is scored as an empty prediction (wrong) and reported; a prediction for an unknown id is reported
 and ignored.
+
+``by`` (``vistakit score --by KEY``) also scores each group of gold records sharing a value of ``meta[KEY]`` —
+e.g. ShapesWorld's VQA ``question_kind`` (colour, shape, count, …) or REC ``expression_kind`` — so a weak metric can
+be traced to the kind of sample it fails on; records without the key form the group ``(none)``.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ class ScoreReport:
     missing: list[str] = field(default_factory=list)  # gold ids without a prediction
     unknown: list[str] = field(default_factory=list)  # prediction ids not in the gold file
     problems: int = 0  # predictions whose answer text had parse problems
+    by: str | None = None  # the meta key of the groups below
+    groups: dict[str, dict[str, float]] = field(default_factory=dict)  # meta value → metrics of its records
+    group_sizes: dict[str, int] = field(default_factory=dict)
 
     def warnings(self) -> list[str]:
         out = []
@@ -50,9 +57,16 @@ class ScoreReport:
             out.append(f"warning: {self.problems} prediction(s) had unreadable parts in their answer text")
         return out
 
-    def json_metrics(self) -> dict[str, float | None]:
-        """Metrics with NaN written as null (JSON has no NaN)."""
-        return {k: (None if isinstance(v, float) and math.isnan(v) else float(v)) for k, v in self.metrics.items()}
+    def json_metrics(self) -> dict[str, Any]:
+        """Metrics with NaN written as null (JSON has no NaN); with groups, also ``"by": {value: {metric: value}}``."""
+
+        def clean(metrics: Mapping[str, float]) -> dict[str, float | None]:
+            return {k: (None if isinstance(v, float) and math.isnan(v) else float(v)) for k, v in metrics.items()}
+
+        out: dict[str, Any] = clean(self.metrics)
+        if self.by is not None:
+            out["by"] = {value: clean(m) for value, m in self.groups.items()}
+        return out
 
 
 def read_predictions(path: str | Path) -> dict[str, dict[str, Any]]:
@@ -108,8 +122,14 @@ def prediction_from_json(obj: Mapping[str, Any], gold: Record, task: Task, gramm
     return pred
 
 
-def score_files(task_name: str, gold_path: str | Path, pred_path: str | Path, bins: int = ANSWER_BINS) -> ScoreReport:
-    """Score the predictions in ``pred_path`` against the ``task_name`` records of ``gold_path``."""
+NO_GROUP = "(none)"
+
+
+def score_files(
+    task_name: str, gold_path: str | Path, pred_path: str | Path, bins: int = ANSWER_BINS, by: str | None = None
+) -> ScoreReport:
+    """Score the predictions in ``pred_path`` against the ``task_name`` records of ``gold_path`` (and, with ``by``,
+    each group of records sharing ``meta[by]``)."""
     task = get_task(task_name)
     grammar = SequenceGrammar(bins)
     golds = [r for r in read_records(gold_path) if r.task == task.name]
@@ -128,7 +148,20 @@ def score_files(task_name: str, gold_path: str | Path, pred_path: str | Path, bi
         preds.append(p)
     unknown = [k for k in raw if k not in gold_ids]
     metrics = task.score(golds, preds)
-    return ScoreReport(task.name, metrics, len(golds), len(raw), missing, unknown, problems)
+    report = ScoreReport(task.name, metrics, len(golds), len(raw), missing, unknown, problems, by)
+    if by is not None:
+        if not any(by in g.meta for g in golds):
+            keys = sorted({k for g in golds for k in g.meta})
+            raise ValueError(f"{gold_path}: no {task.name} record has meta key {by!r} to group by; "
+                             f"its records have: {', '.join(keys) or 'no meta keys'}")  # fmt: skip
+        members: dict[str, list[int]] = {}
+        for i, g in enumerate(golds):
+            members.setdefault(str(g.meta.get(by, NO_GROUP)), []).append(i)
+        for value in sorted(members):
+            idx = members[value]
+            report.groups[value] = task.score([golds[i] for i in idx], [preds[i] for i in idx])
+            report.group_sizes[value] = len(idx)
+    return report
 
 
 def format_table(report: ScoreReport) -> list[str]:
@@ -138,4 +171,11 @@ def format_table(report: ScoreReport) -> list[str]:
     lines.append(f"{'metric':<{width}}  value")
     for k, v in report.metrics.items():
         lines.append(f"{k:<{width}}  {'n/a' if math.isnan(v) else f'{v:.4f}'}")
+    if report.by is not None:
+        w = max([len(v) for v in report.groups] + [len(report.by)])
+        lines.append("")
+        lines.append(f"{report.by:<{w}}  {'n':>5}  metrics")
+        for value, m in report.groups.items():
+            vals = "  ".join(f"{k}={'n/a' if math.isnan(v) else f'{v:.4f}'}" for k, v in m.items())
+            lines.append(f"{value:<{w}}  {report.group_sizes[value]:>5}  {vals}")
     return lines
