@@ -78,3 +78,14 @@ def test_bad_runs_fail_clearly(sw_data, micro, tmp_path):
         Trainer(_cfg(sw_data, tmp_path / "c", micro, tasks=("res",)), progress=False)
     with pytest.raises(ValueError, match="needs a data folder"):
         Trainer(TrainConfig(out=str(tmp_path / "d")), progress=False)
+
+
+def test_region_text_loss_is_logged_and_plotted(sw_data, micro, tmp_path):
+    # rec and detection records carry labelled boxes: the region–text loss joins, is logged for train and val
+    cfg = _cfg(sw_data, tmp_path / "run", (*micro, "model.vision.region_text_weight=0.5"), steps=4, eval_every=4,
+               val_records=0, val_batches=1, tasks=("rec", "detection"))  # fmt: skip
+    train(cfg, progress=False)
+    logged = _log(tmp_path / "run")
+    assert all(np.isfinite(e["region_text_loss"]) and e["region_text_loss"] > 0 for e in logged)
+    assert "region_text_loss" in _log(tmp_path / "run", "val")[0]
+    assert (tmp_path / "run" / "train" / "curves.png").is_file()

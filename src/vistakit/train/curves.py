@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .log import read_log
+from .log import AUX_LOSSES, read_log
 
 PANEL_W, PANEL_H, MARGIN = 360, 240, 44
 COLORS = {"train": (120, 160, 230), "smooth": (20, 60, 200), "val": (220, 60, 40)}
@@ -90,7 +90,7 @@ def plot_curves(log_path: str | Path, out_png: str | Path, smooth: int = 20) -> 
                         ("val", [e["step"] for e in val], [float(e["loss"]) for e in val], COLORS["val"])], log_y),
         _panel("learning rate", [("lr", ts, [float(e.get("lr", math.nan)) for e in train], COLORS["smooth"])]),
     ]  # fmt: skip
-    for k, name in enumerate(("grounding_loss", "region_text_loss")):
+    for k, name in enumerate(AUX_LOSSES):
         aux = [e for e in train if name in e]
         if aux:
             av = [e for e in val if name in e]

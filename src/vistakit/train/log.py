@@ -13,6 +13,8 @@ import math
 from pathlib import Path
 from typing import Any, Iterator
 
+AUX_LOSSES = ("grounding_loss", "region_text_loss")  # model-output losses logged (and plotted) beside the loss
+
 
 class RunLog:
     """Append-only JSONL log with an optional TensorBoard writer (``tensorboard=False`` skips it)."""

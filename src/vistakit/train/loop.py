@@ -30,12 +30,11 @@ from ..model.modeling import VistaOutput
 from . import checkpoint as ckpt
 from .config import TrainConfig
 from .curves import plot_curves
-from .log import RunLog
+from .log import AUX_LOSSES, RunLog
 from .mixture import TaskMixture, fingerprint
 from .optim import apply_stage, build_optimizer, build_scheduler
 
 TRAIN_DIR = "train"
-AUX_LOSSES = ("grounding_loss", "region_text_loss")  # VistaOutput fields logged beside the loss when present
 
 
 @dataclass
