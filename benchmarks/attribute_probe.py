@@ -109,7 +109,10 @@ def main() -> None:
             raise SystemExit(
                 f"{folder} has no {split}.jsonl (expected a ShapesWorld folder from `vistakit data generate`)"
             )
-    model, processor = load_pretrained(args.checkpoint)
+    try:
+        model, processor = load_pretrained(args.checkpoint)
+    except (FileNotFoundError, ValueError) as exc:
+        raise SystemExit(f"cannot load the checkpoint {args.checkpoint}: {exc}") from None
     model.eval()
     xa, ca, sa = instances(
         model, processor, args.data / f"{args.train_split}.jsonl", args.train_records, args.instruction
