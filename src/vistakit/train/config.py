@@ -24,6 +24,10 @@ MODEL_PREFIX = "model."
 class TrainConfig:
     """Everything a training run needs besides the model preset's sizes.
 
+    ``vision_pretrain_steps`` (> 0 turns it on): a first stage of that many steps that trains the vision tower
+    alone on per-patch attribute words of the labelled instances (``vision_pretrain_batch`` images a step, from
+    up to ``vision_pretrain_records`` records, words grouped by ``vision_pretrain_vocab``: ``shapesworld`` or a
+    JSON file ``{group: [words]}``; :mod:`vistakit.train.vision_pretrain`); it needs ``stage`` ``full``.
     ``stage``: ``full`` trains every parameter; ``stage1`` all but the vision encoder; ``stage2`` the image
     tokenizer only (language model and vision encoder frozen), VistaLLM's second stage.
     ``mixture``: task → sampling weight; tasks present in the data but not listed get ``default_weight``
@@ -64,6 +68,10 @@ class TrainConfig:
     tokenizer_vocab: int = 1000
     tensorboard: bool = True
     device: str = "auto"
+    vision_pretrain_steps: int = 0
+    vision_pretrain_batch: int = 64
+    vision_pretrain_records: int = 20000
+    vision_pretrain_vocab: str = "shapesworld"
     model_overrides: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -75,12 +83,14 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """Raise ``ValueError`` naming the first bad setting and what it should be."""
-        positive = ("steps", "batch_size", "grad_accum", "val_batches", "max_new_tokens", "tokenizer_vocab")
+        positive = ("steps", "batch_size", "grad_accum", "val_batches", "max_new_tokens", "tokenizer_vocab",
+                    "vision_pretrain_batch", "vision_pretrain_records")
         for name in positive:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"train setting {name} must be an integer >= 1, got {v!r}")
-        for name in ("warmup", "eval_every", "save_every", "log_every", "keep_checkpoints", "val_records"):
+        for name in ("warmup", "eval_every", "save_every", "log_every", "keep_checkpoints", "val_records",
+                     "vision_pretrain_steps"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"train setting {name} must be an integer >= 0, got {v!r}")
@@ -98,6 +108,9 @@ class TrainConfig:
             raise ValueError(f"train setting stage must be one of {list(STAGES)}, got {self.stage!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"train setting schedule must be one of {list(SCHEDULES)}, got {self.schedule!r}")
+        if self.vision_pretrain_steps and self.stage != "full":
+            raise ValueError(f"train setting vision_pretrain_steps trains the vision tower: it needs stage 'full', "
+                             f"got stage {self.stage!r}")  # fmt: skip
         bad = {k: v for k, v in self.mixture.items() if not v >= 0}
         if bad or not self.default_weight >= 0:
             raise ValueError(f"mixture weights must be >= 0, got {bad or self.default_weight!r}")

@@ -97,6 +97,12 @@ def plot_curves(log_path: str | Path, out_png: str | Path, smooth: int = 20) -> 
             panels.insert(1 + k, _panel(name.replace("_", " "), [
                 ("train", [e["step"] for e in aux], [float(e[name]) for e in aux], COLORS["train"]),
                 ("val", [e["step"] for e in av], [float(e[name]) for e in av], COLORS["val"])]))  # fmt: skip
+    pre = [e for e in entries if e["kind"] == "vision_pretrain" and "loss" in e]
+    if pre:  # the vision pre-training stage (its own step count, before step 1 of the main loop)
+        pl = [float(e["loss"]) for e in pre]
+        panels.insert(0, _panel("vision pre-training loss", [("train", [e["step"] for e in pre], pl, COLORS["train"]),
+                                (f"avg{smooth}", [e["step"] for e in pre], moving_average(pl, smooth),
+                                 COLORS["smooth"])]))  # fmt: skip
     metrics: dict[str, list[Series]] = {}
     for e in entries:
         if e["kind"] == "metric":

@@ -96,6 +96,7 @@ class Trainer:
             )
         train_records = _split_records(cfg, cfg.train_split, required=True)
         self.mixture = TaskMixture(train_records, cfg.mixture, cfg.default_weight, cfg.seed)
+        self.train_records = train_records
         self.val_records = _split_records(cfg, cfg.val_split, required=False) or []
         self.start_step = 0
         torch.manual_seed(cfg.seed)
@@ -180,6 +181,19 @@ class Trainer:
         return ckpt.save_checkpoint(self.out, step, self.model, self.processor, self.optimizer, self.scheduler,
                                     state, self.cfg.keep_checkpoints)  # fmt: skip
 
+    def pretrain_vision(self, log: RunLog) -> dict[str, float]:
+        """The vision pre-training stage (:mod:`.vision_pretrain`) on this run's records, logged to ``log``."""
+        from .vision_pretrain import pretrain_vision
+
+        cfg = self.cfg
+        return pretrain_vision(
+            self.model, self.processor, self.train_records, self.val_records, steps=cfg.vision_pretrain_steps,
+            batch_size=cfg.vision_pretrain_batch, max_records=cfg.vision_pretrain_records,
+            vocab=cfg.vision_pretrain_vocab, lr=cfg.lr, weight_decay=cfg.weight_decay, seed=cfg.seed,
+            autocast=self._autocast, log=log.write, log_every=cfg.log_every,
+            echo=print if (self.echo or self.progress) else None,
+        )
+
     # --- the loop -------------------------------------------------------------------------------------------
     def run(self, stop_at: int | None = None) -> TrainResult:
         """Train from the start (or resumed) step to ``cfg.steps``. ``stop_at``: stop after that step as if
@@ -190,6 +204,12 @@ class Trainer:
         cfg.save(train_dir / "train_config.json")
         resumed = self.latest is not None
         log = RunLog(train_dir, cfg.tensorboard, resume_step=self.start_step if resumed else None)
+        if cfg.vision_pretrain_steps and not resumed:
+            try:
+                self.pretrain_vision(log)
+            except BaseException:
+                log.close()
+                raise
         params = [p for p in self.model.parameters() if p.requires_grad]
         bar = None
         if self.progress:
