@@ -9,7 +9,8 @@ learns its colour and its shape from the instances of ``--train-split``; accurac
 An instruction-conditioned tower (``vision.instruction_film``) computes its features for an instruction:
 ``--instruction neutral`` (default) gives every image the caption prompt "Describe the image briefly." — what the
 tower knows on its own; ``own`` gives each image its record's prompt, which names the colour and shape being
-probed, so the words can reach the features through the condition.
+probed, so the words can reach the features through the condition; ``none`` computes them with no instruction at
+all (a zero condition, :meth:`VistaModel.plain_features`: the features the vision pre-training stage trains).
 
     python benchmarks/attribute_probe.py src/vistakit/checkpoints/reference data/sw120 --test-data data/sw_eval \\
         --train-split train --test-split test
@@ -59,8 +60,11 @@ def instances(model, processor, path: Path, limit: int, instruction: str):
         if targets is None:
             continue
         with torch.no_grad():
-            model.encode_images(batch["pixel_values"], batch["image_to_sample"], batch["instruction_ids"],
-                                batch["instruction_mask"])  # fmt: skip
+            if instruction == "none":
+                captured["patches"] = model.plain_features(batch["pixel_values"])
+            else:
+                model.encode_images(batch["pixel_values"], batch["image_to_sample"], batch["instruction_ids"],
+                                    batch["instruction_mask"])  # fmt: skip
         patches = captured["patches"].float()
         pooled = torch.einsum("mp,mpd->md", targets["region_weights"], patches[targets["region_image"]])
         feats.append(pooled)
@@ -99,7 +103,7 @@ def main() -> None:
     ap.add_argument("--test-split", default="val")
     ap.add_argument("--train-records", type=int, default=1500)
     ap.add_argument("--test-records", type=int, default=500)
-    ap.add_argument("--instruction", choices=["neutral", "own"], default="neutral")
+    ap.add_argument("--instruction", choices=["neutral", "own", "none"], default="neutral")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
