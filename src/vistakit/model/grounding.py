@@ -22,7 +22,7 @@ no grounding (they are left out of the loss).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -115,6 +115,16 @@ def instance_map(record: Record, index: int, transform: ImageTransform) -> np.nd
     x1, y1, x2, y2 = transform.to_model(box, normalized=False).xyxy()[0]
     out[int(round(y1)) : int(round(y2)), int(round(x1)) : int(round(x2))] = 1.0
     return out
+
+
+def labelled_instances(record: Record) -> Iterator[tuple[int, int, str]]:
+    """``(instance index, image index, label)`` of each target instance (mask, else box) that has a ``labels``
+    entry; the image is ``targets.image_ids[i]`` on a multi-image record, else 0 (callers check its range)."""
+    t = record.targets
+    instances = t.masks if t.masks else (t.boxes or [])
+    owners = t.image_ids if t.image_ids is not None and len(record.images) > 1 else None
+    for i, label in enumerate((t.labels or [])[: len(instances)]):
+        yield i, (owners[i] if owners is not None and i < len(owners) else 0), label
 
 
 def region_map(record: Record, image: int, transform: ImageTransform) -> np.ndarray:

@@ -28,7 +28,7 @@ from torch import nn
 
 from ..data.record import Record
 from ..geometry import ImageTransform
-from .grounding import instance_map
+from .grounding import instance_map, labelled_instances
 
 REGION_KEYS = ("region_weights", "region_image", "region_text_ids", "region_text_mask", "region_group")
 _ARTICLES = ("the ", "a ", "an ")
@@ -55,12 +55,7 @@ def region_text_targets(
     weights, image, texts, keys = [], [], [], []
     offset = 0
     for record, ts in zip(records, transforms):
-        t = record.targets
-        instances = t.masks if t.masks else (t.boxes or [])
-        labels = t.labels or []
-        owners = t.image_ids if t.image_ids is not None and len(record.images) > 1 else None
-        for i, label in enumerate(labels[: len(instances)]):
-            k = owners[i] if owners is not None and i < len(owners) else 0
+        for i, k, label in labelled_instances(record):
             if not label.strip() or not 0 <= k < len(ts):
                 continue
             cover = cv2.resize(instance_map(record, i, ts[k]), (grid, grid), interpolation=cv2.INTER_AREA)

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.record import Record
-from ..model.grounding import instance_map
+from ..model.grounding import instance_map, labelled_instances
 
 ARTICLES = ("a", "an", "the")
 IGNORE = -1
@@ -118,11 +118,7 @@ def patch_labels(
     weights, image, classes = [], [], []
     offset = 0
     for record, ts in zip(records, transforms):
-        t = record.targets
-        instances = t.masks if t.masks else (t.boxes or [])
-        owners = t.image_ids if t.image_ids is not None and len(record.images) > 1 else None
-        for i, label in enumerate((t.labels or [])[: len(instances)]):
-            k = owners[i] if owners is not None and i < len(owners) else 0
+        for i, k, label in labelled_instances(record):
             cls = label_classes(label, groups)
             if all(c == IGNORE for c in cls) or not 0 <= k < len(ts):
                 continue
@@ -167,13 +163,9 @@ def _prepare(records: Sequence[Record], processor, groups, chunk: int = 256) -> 
 
 def labelled(records: Sequence[Record], groups: dict[str, tuple[str, ...]]) -> list[Record]:
     """The records with at least one instance whose label names a word of ``groups``."""
-    out = []
-    for r in records:
-        t = r.targets
-        n = len(t.masks if t.masks else (t.boxes or []))
-        if any(any(c != IGNORE for c in label_classes(x, groups)) for x in (t.labels or [])[:n]):
-            out.append(r)
-    return out
+    return [
+        r for r in records if any(c != IGNORE for _, _, x in labelled_instances(r) for c in label_classes(x, groups))
+    ]
 
 
 @torch.no_grad()
