@@ -12,9 +12,10 @@ import torch
 from vistakit.data.record import Record, Targets
 from vistakit.geometry import ImageTransform, Mask
 from vistakit.model import create_model, make_config
+from vistakit.model.attributes import IGNORE, label_classes, load_vocab, patch_labels
 from vistakit.train.config import TrainConfig
 from vistakit.train.loop import train
-from vistakit.train.vision_pretrain import IGNORE, label_classes, load_vocab, patch_labels, pretrain_vision
+from vistakit.train.vision_pretrain import pretrain_vision
 
 GROUPS = {"shape": ("circle", "square"), "colour": ("red", "blue"), "size": ("small", "large")}
 

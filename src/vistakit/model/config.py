@@ -70,6 +70,11 @@ class VisionConfig:
     of a batch (regions with phrases: referring, segmentation, region-caption, co-segmentation answers) is pooled
     from the tower's features computed *without* the instruction and must pick out its own phrase among the
     batch's (InfoNCE, :mod:`vistakit.model.region_text`); the weight multiplies it in the loss.
+    ``attribute_weight`` (> 0 turns it on): an auxiliary training loss for the tower — every patch of a labelled
+    instance must name the instance's attribute words (one linear head per word group over the features the
+    model computes for the sample, per-patch cross-entropy; :mod:`vistakit.model.attributes`). The groups come
+    from ``attribute_vocab`` (``shapesworld`` or a JSON file ``{group: [words]}``) and are written into
+    ``attribute_words`` at build time, so a checkpoint rebuilds without the file.
     """
 
     kind: str = "vit"
@@ -79,6 +84,9 @@ class VisionConfig:
     instruction_film: bool = False
     instruction_cross_attention: bool = False
     region_text_weight: float = 0.0
+    attribute_weight: float = 0.0
+    attribute_vocab: str = "shapesworld"
+    attribute_words: dict[str, list[str]] | None = None
     dim: int = 128
     depth: int = 4
     heads: int = 4
@@ -95,6 +103,19 @@ class VisionConfig:
         _choice(self.stem, VISION_STEMS, f"{where}.stem")
         if not (isinstance(self.region_text_weight, (int, float)) and self.region_text_weight >= 0):
             raise ValueError(f"{where}.region_text_weight must be a number >= 0, got {self.region_text_weight!r}")
+        w = self.attribute_weight
+        if isinstance(w, bool) or not (isinstance(w, (int, float)) and w >= 0):
+            raise ValueError(f"{where}.attribute_weight must be a number >= 0, got {w!r}")
+        if self.attribute_words is not None and (
+            not isinstance(self.attribute_words, dict)
+            or not all(isinstance(v, (list, tuple)) and len(v) >= 2 for v in self.attribute_words.values())
+        ):
+            raise ValueError(f"{where}.attribute_words must map each group to at least two words, "
+                             f"got {self.attribute_words!r}")  # fmt: skip
+        if w > 0 and self.attribute_words is None:  # a bad vocabulary fails here, before data or weights
+            from .attributes import load_vocab
+
+            load_vocab(self.attribute_vocab, f"{where}.attribute_vocab")
         if self.kind == "vit" and self.stem == "conv" and self.patch_size & (self.patch_size - 1):
             raise ValueError(f"{where}.stem 'conv' halves the resolution per layer: patch_size must be a power of 2, "
                              f"got {self.patch_size}")  # fmt: skip

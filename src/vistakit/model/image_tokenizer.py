@@ -37,6 +37,7 @@ class ImageTokens(NamedTuple):
     tokens: torch.Tensor  # [N_img, T, H_lm]
     relevance: torch.Tensor | None = None  # [N_img, P] per-patch relevance logits (grounding tokenizers)
     box: torch.Tensor | None = None  # [N_img, 4] the relevance map's box, x1 y1 x2 y2 in [0, 1] (where_tokens)
+    features: torch.Tensor | None = None  # [N_img, P, D] the tower's patch features (set by VistaModel.encode_images)
 
 
 IMAGE_TOKENIZERS: Registry[Callable[[ImageTokenizerConfig, int, int], nn.Module]] = Registry("image tokenizer")

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_model, save_model
 from torch import nn
 
+from .attributes import AttributeHeads, load_vocab
 from .config import CONFIG_FILE, ModelConfig, read_config
 from .grounding import grounding_loss, location_embeddings
 from .image_tokenizer import ImageTokens, build_image_tokenizer
@@ -50,13 +51,16 @@ class VistaOutput:
     ``logits`` FloatTensor [B, T, V] (``None`` from ``forward(..., return_logits=False)``);
     ``past_key_values``: the LM cache when ``use_cache``;
     ``grounding_loss``: the image tokenizer's relevance-map loss (:mod:`.grounding`) or ``None``;
-    ``region_text_loss``: the tower's region–text alignment loss (:mod:`.region_text`) or ``None``."""
+    ``region_text_loss``: the tower's region–text alignment loss (:mod:`.region_text`) or ``None``;
+    ``attribute_loss``: the tower's per-patch attribute-word loss (:mod:`.attributes`) or ``None`` (included in
+    ``loss`` × ``vision.attribute_weight``)."""
 
     loss: torch.Tensor | None
     logits: torch.Tensor | None
     past_key_values: Any = None
     grounding_loss: torch.Tensor | None = None
     region_text_loss: torch.Tensor | None = None
+    attribute_loss: torch.Tensor | None = None
 
 
 class VistaModel(nn.Module):
@@ -87,6 +91,13 @@ class VistaModel(nn.Module):
         self.region_text = (
             RegionTextHead(config.vision.dim, config.lm.hidden) if config.vision.region_text_weight > 0 else None
         )
+        # with vision.attribute_weight > 0: per-patch attribute-word heads (training only)
+        self.attributes = None
+        if config.vision.attribute_weight > 0:
+            if config.vision.attribute_words is None:  # resolved once, stored in the config (and config.json)
+                vocab = load_vocab(config.vision.attribute_vocab, "vision.attribute_vocab")
+                config.vision.attribute_words = {g: list(words) for g, words in vocab.items()}
+            self.attributes = AttributeHeads(config.vision.dim, config.vision.attribute_words)
         if config.image_tokenizer.writes_box:  # the <loc_k> token ids in bin order (saved with the weights)
             self.register_buffer("loc_token_ids", torch.zeros(config.bins, dtype=torch.long))
         self._choose_attention()
@@ -118,7 +129,8 @@ class VistaModel(nn.Module):
         instruction_mask: torch.Tensor,
     ) -> ImageTokens:
         """Images ``[N_img, 3, S, S]`` (+ their samples' instructions ``[B, L]``) → ``ImageTokens``: ``tokens``
-        ``[N_img, T_img, H]`` and, for a grounding tokenizer, per-patch ``relevance`` logits ``[N_img, P]``.
+        ``[N_img, T_img, H]``, the tower's patch ``features`` ``[N_img, P, D]`` and, for a grounding tokenizer,
+        per-patch ``relevance`` logits ``[N_img, P]``.
         With ``where_tokens`` the last 4 tokens of each image are its relevance box written as ``<loc_k>``
         embeddings (:func:`.grounding.location_embeddings`)."""
         embed = self.lm.get_input_embeddings()
@@ -134,7 +146,7 @@ class VistaModel(nn.Module):
         if self.instruction_words is not None:
             conditions.update(words=self.instruction_words(instruction), words_mask=mask)
         patches = self.vision(pixel_values.to(dtype), **conditions)
-        out = self.image_tokenizer(patches, instruction.to(patches.dtype), mask)
+        out = self.image_tokenizer(patches, instruction.to(patches.dtype), mask)._replace(features=patches)
         if out.box is None:
             return out
         where = location_embeddings(out.box, embed.weight[self.loc_token_ids])
@@ -171,8 +183,8 @@ class VistaModel(nn.Module):
         input_ids: torch.Tensor,
         instruction_ids: torch.Tensor,
         instruction_mask: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(:meth:`embed`'s ``inputs_embeds``, the images' relevance logits ``[N_img, P]`` or ``None``)."""
+    ) -> tuple[torch.Tensor, ImageTokens | None]:
+        """(:meth:`embed`'s ``inputs_embeds``, the images' :class:`ImageTokens` or ``None`` without images)."""
         b = input_ids.shape[0]
         n_img = pixel_values.shape[0]
         if image_to_sample.shape != (n_img,):
@@ -199,11 +211,12 @@ class VistaModel(nn.Module):
                 f"image(s) × {self.tokens_per_image} tokens = {int(expected[bad])}; write one <image> per image in the prompt"
             )
         embeds = self.lm.get_input_embeddings()(input_ids)
-        relevance = None
+        images = None
         if n_img:
-            tokens, relevance = self.encode_images(pixel_values, image_to_sample, instruction_ids, instruction_mask)[:2]
-            embeds = embeds.masked_scatter(slots.unsqueeze(-1), tokens.to(embeds.dtype).reshape(-1, embeds.shape[-1]))
-        return embeds, relevance
+            images = self.encode_images(pixel_values, image_to_sample, instruction_ids, instruction_mask)
+            flat = images.tokens.to(embeds.dtype).reshape(-1, embeds.shape[-1])
+            embeds = embeds.masked_scatter(slots.unsqueeze(-1), flat)
+        return embeds, images
 
     @staticmethod
     def position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
@@ -229,6 +242,7 @@ class VistaModel(nn.Module):
         region_text_ids: torch.Tensor | None = None,
         region_text_mask: torch.Tensor | None = None,
         region_group: torch.Tensor | None = None,
+        attribute_targets: torch.Tensor | None = None,
     ) -> VistaOutput:
         """``pixel_values`` FloatTensor [N_img, 3, S, S]; ``image_to_sample`` LongTensor [N_img]; ``input_ids``,
         ``attention_mask`` [B, T]; ``instruction_ids``, ``instruction_mask`` [B, L]; ``labels`` [B, T] aligned with
@@ -245,6 +259,10 @@ class VistaModel(nn.Module):
         processor adds to training batches when ``vision.region_text_weight > 0``); ignored by a model without
         the region–text head.
 
+        ``attribute_targets``: LongTensor [N_img, G, P] per-patch attribute classes
+        (:func:`.attributes.attribute_targets`, which the processor adds to training batches when
+        ``vision.attribute_weight > 0``); ignored by a model without the attribute heads.
+
         ``return_logits=False`` (training): with ``labels``, the output layer runs only where a label is predicted
         (the answers: a third of a ShapesWorld batch's tokens) and ``logits`` is ``None`` — the same loss for
         less compute."""
@@ -254,7 +272,8 @@ class VistaModel(nn.Module):
             )
         if labels is not None and labels.shape != input_ids.shape:
             raise ValueError(f"labels must be [B, T] = {list(input_ids.shape)}, got {list(labels.shape)}")
-        embeds, relevance = self._embed(pixel_values, image_to_sample, input_ids, instruction_ids, instruction_mask)
+        embeds, images = self._embed(pixel_values, image_to_sample, input_ids, instruction_ids, instruction_mask)
+        relevance = images.relevance if images is not None else None
         positions = self.position_ids(attention_mask)
         if pack is None:  # worth it once a good part of the batch is padding; a cache needs the padded layout
             pack = not use_cache and float(attention_mask.float().mean()) < PACK_BELOW
@@ -313,7 +332,12 @@ class VistaModel(nn.Module):
                                        text, region_text_mask, region_group)  # fmt: skip
             if loss is not None:
                 loss = loss + self.config.vision.region_text_weight * rt_loss
-        return VistaOutput(loss, logits, past, g_loss, rt_loss)
+        a_loss = None
+        if self.attributes is not None and attribute_targets is not None and images is not None:
+            a_loss = self.attributes(images.features, attribute_targets)
+            if a_loss is not None and loss is not None:
+                loss = loss + self.config.vision.attribute_weight * a_loss
+        return VistaOutput(loss, logits, past, g_loss, rt_loss, a_loss)
 
     def _plain_output_layer(self) -> bool:
         """Whether the LM's logits are exactly its output layer applied to its body's last hidden state (no final

@@ -25,6 +25,7 @@ from PIL import Image, ImageOps
 from ..data.record import IMAGE_PLACEHOLDER, REGION_PLACEHOLDER, Record, VisualPrompt
 from ..geometry import Boxes, ImageTransform, Mask, Points, SequenceGrammar
 from ..tasks import Prediction, get_task
+from .attributes import attribute_targets
 from .config import ModelConfig, read_config
 from .grounding import grounding_targets
 from .region_text import region_text_targets
@@ -237,7 +238,8 @@ class VistaProcessor:
         """A batch from records: images read from ``record.image_paths()``, prompts, visual prompts and (with
         answers) :meth:`answer_for` targets — and, for a model with a grounding tokenizer, the per-patch
         ``grounding`` targets of its loss, and with ``vision.region_text_weight > 0`` the ``region_*`` targets of
-        the tower's region–text loss. ``kwargs`` go to :meth:`__call__`."""
+        the tower's region–text loss, and with ``vision.attribute_weight > 0`` the per-patch ``attribute_targets``.
+        ``kwargs`` go to :meth:`__call__`."""
         records = list(records)
         batch = self(
             [rec.image_paths() for rec in records],
@@ -253,6 +255,10 @@ class VistaProcessor:
             grid = math.isqrt(self.config.vision.num_patches)
             regions = region_text_targets(records, batch.transforms, grid, self._ids, self.tokenizer.pad_token_id)
             batch.update(regions or {})
+        if with_answers and self.config.vision.attribute_weight > 0 and self.config.vision.attribute_words:
+            grid = math.isqrt(self.config.vision.num_patches)
+            batch["attribute_targets"] = attribute_targets(records, batch.transforms, grid,
+                                                           self.config.vision.attribute_words)  # fmt: skip
         return batch
 
     # --- outputs -------------------------------------------------------------------------------------------

@@ -95,9 +95,9 @@ class Trainer:
                 f"{self.out} already holds a training run; pass --resume to continue it or choose a new --out"
             )
         if cfg.vision_pretrain_steps:
-            from .vision_pretrain import load_vocab
+            from ..model.attributes import load_vocab
 
-            load_vocab(cfg.vision_pretrain_vocab)  # a bad word-group file fails before any data or model is built
+            load_vocab(cfg.vision_pretrain_vocab, "vision_pretrain_vocab")  # a bad word-group file fails before any data or model is built
         train_records = _split_records(cfg, cfg.train_split, required=True)
         self.mixture = TaskMixture(train_records, cfg.mixture, cfg.default_weight, cfg.seed)
         self.train_records = train_records

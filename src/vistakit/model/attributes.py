@@ -1,0 +1,169 @@
+"""Attribute words of labelled instances as per-patch classes, and the tower's auxiliary attribute heads.
+
+A vocabulary of word groups (ShapesWorld's ``shape`` / ``colour`` / ``size``, or a JSON file ``{group: [words]}``)
+reads each labelled instance's phrase (a ``labels`` entry with a mask or box: referring, segmentation,
+region-caption and co-segmentation targets) as one class per group. Only the phrase's leading words count
+(articles skipped, up to the first word in no group), so in "circle left of the blue object" only ``circle`` is
+the instance's — ``blue`` is another object's. Every patch at least half as covered by an instance as that
+instance's best-covered patch takes the instance's class in each group (the best-covered instance wins a shared
+patch; other patches are ignored).
+
+Two users: the vision pre-training stage (:mod:`vistakit.train.vision_pretrain`, the tower alone before the main
+loop) and :class:`AttributeHeads` (``vision.attribute_weight > 0``: the same per-patch cross-entropy on the
+features the model computes for each training sample, beside the answer loss, for the whole run).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..data.record import Record
+from .grounding import instance_map, labelled_instances
+
+ARTICLES = ("a", "an", "the")
+IGNORE = -1
+
+
+def load_vocab(spec: str, setting: str = "vocab") -> dict[str, tuple[str, ...]]:
+    """Word groups by name: ``shapesworld`` (ShapesWorld's shape, colour and size words) or a path to a JSON
+    file mapping each group to its list of words (lower case; a word in at most one group). ``setting``: the
+    setting's name for error messages."""
+    if spec == "shapesworld":
+        from ..data.shapesworld import COLOURS, SHAPES, SIZES
+
+        return {"shape": tuple(SHAPES), "colour": tuple(COLOURS), "size": tuple(SIZES)}
+    path = Path(spec)
+    if not path.is_file():
+        raise FileNotFoundError(f"{setting} must be 'shapesworld' or a JSON file of word groups, "
+                                f"got {spec!r} (no such file)")  # fmt: skip
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if (
+        not isinstance(obj, dict)
+        or not obj
+        or not all(
+            isinstance(v, list) and len(v) >= 2 and all(isinstance(w, str) and w.strip() for w in v)
+            for v in obj.values()
+        )
+    ):
+        raise ValueError(f"{path}: expected {{group: [word, word, ...]}} with at least two words per group")
+    groups = {str(k): tuple(w.strip().lower() for w in v) for k, v in obj.items()}
+    seen: dict[str, str] = {}
+    for g, words in groups.items():
+        for w in words:
+            if w in seen and seen[w] != g:
+                raise ValueError(f"{path}: the word {w!r} is in two groups ({seen[w]!r} and {g!r})")
+            seen[w] = g
+    return groups
+
+
+def label_classes(label: str, groups: dict[str, tuple[str, ...]]) -> list[int]:
+    """The class of ``label`` in each group (index into the group's words, :data:`IGNORE` when the phrase's
+    leading words name none or two): "the large red star" → size large, colour red, shape star."""
+    where = {w: (g, i) for g, (name, words) in enumerate(groups.items()) for i, w in enumerate(words)}
+    out = [IGNORE] * len(groups)
+    clash = [False] * len(groups)
+    words = label.lower().replace(",", " ").split()
+    while words and words[0] in ARTICLES:
+        words = words[1:]
+    for w in words:
+        if w not in where:
+            break
+        g, i = where[w]
+        clash[g] |= out[g] not in (IGNORE, i)
+        out[g] = i
+    return [IGNORE if c else k for k, c in zip(out, clash)]
+
+
+@dataclass
+class PatchLabels:
+    """Per-patch targets of a batch of images, and the instances they came from.
+
+    ``patches`` LongTensor [N_img, G, P] (class per group per patch, :data:`IGNORE` where unlabelled);
+    ``weights`` FloatTensor [M, P] (each instance's patch coverage, summing to 1), ``image`` LongTensor [M] (its
+    image in batch order) and ``classes`` LongTensor [M, G] (its class per group)."""
+
+    patches: torch.Tensor
+    weights: torch.Tensor
+    image: torch.Tensor
+    classes: torch.Tensor
+
+
+def patch_labels(
+    records: Sequence[Record], transforms: Sequence[Sequence], grid: int, groups: dict[str, tuple[str, ...]]
+) -> PatchLabels:
+    """:class:`PatchLabels` of the records' labelled instances on a ``grid`` × ``grid`` patch grid (images in
+    record order, ``transforms`` per record per image as the processor returns them)."""
+    n_img = sum(len(ts) for ts in transforms)
+    patches = torch.full((n_img, len(groups), grid * grid), IGNORE, dtype=torch.long)
+    best = np.zeros((n_img, grid * grid), np.float32)
+    weights, image, classes = [], [], []
+    offset = 0
+    for record, ts in zip(records, transforms):
+        for i, k, label in labelled_instances(record):
+            cls = label_classes(label, groups)
+            if all(c == IGNORE for c in cls) or not 0 <= k < len(ts):
+                continue
+            cover = cv2.resize(instance_map(record, i, ts[k]), (grid, grid), interpolation=cv2.INTER_AREA).reshape(-1)
+            if cover.max() <= 0:
+                continue
+            j = offset + k
+            take = (cover >= 0.5 * cover.max()) & (cover > best[j])
+            best[j][take] = cover[take]
+            patches[j][:, torch.from_numpy(take)] = torch.tensor(cls)[:, None]
+            weights.append(cover / cover.sum())
+            image.append(j)
+            classes.append(cls)
+        offset += len(ts)
+    if not weights:
+        return PatchLabels(patches, torch.zeros(0, grid * grid), torch.zeros(0, dtype=torch.long),
+                           torch.zeros(0, len(groups), dtype=torch.long))  # fmt: skip
+    return PatchLabels(patches, torch.from_numpy(np.stack(weights)).float(), torch.tensor(image),
+                       torch.tensor(classes))  # fmt: skip
+
+
+def labelled(records: Sequence[Record], groups: dict[str, tuple[str, ...]]) -> list[Record]:
+    """The records with at least one instance whose label names a word of ``groups``."""
+    return [
+        r for r in records if any(c != IGNORE for _, _, x in labelled_instances(r) for c in label_classes(x, groups))
+    ]
+
+
+class AttributeHeads(nn.Module):
+    """One linear classifier per word group over patch features; :meth:`forward` is the mean over groups of the
+    per-patch cross-entropy against :func:`attribute_targets` (``None`` when no patch has a class)."""
+
+    def __init__(self, dim: int, groups: dict[str, Sequence[str]]) -> None:
+        super().__init__()
+        self.heads = nn.ModuleList(nn.Linear(dim, len(words)) for words in groups.values())
+
+    def forward(self, features: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | None:
+        """``features`` [N_img, P, D]; ``targets`` LongTensor [N_img, G, P] (:data:`IGNORE` where unlabelled)."""
+        if targets.shape != (features.shape[0], len(self.heads), features.shape[1]):
+            raise ValueError(f"attribute targets must be [N_img, groups, patches] = "
+                             f"{[features.shape[0], len(self.heads), features.shape[1]]}, got {list(targets.shape)}")  # fmt: skip
+        targets = targets.to(features.device)
+        losses = [
+            F.cross_entropy(head(features).flatten(0, 1).float(), targets[:, g].reshape(-1), ignore_index=IGNORE)
+            for g, head in enumerate(self.heads)
+            if bool((targets[:, g] != IGNORE).any())
+        ]
+        return torch.stack(losses).mean() if losses else None
+
+
+def attribute_targets(
+    records: Sequence[Record], transforms: Sequence[Sequence], grid: int, groups: dict[str, Sequence[str]]
+) -> torch.Tensor:
+    """LongTensor ``[N_img, G, grid²]``: :attr:`PatchLabels.patches` of a training batch (images in batch order)."""
+    return patch_labels(records, transforms, grid, groups).patches

@@ -1,0 +1,104 @@
+"""The tower's auxiliary attribute heads: per-patch attribute-word targets in training batches, the loss added to
+the answers' loss from the features the model computes anyway, and the word groups stored in the checkpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+from vistakit.data.record import Record, Targets
+from vistakit.model import VisionConfig, VistaProcessor, build_model, load_pretrained
+from vistakit.model.attributes import IGNORE, AttributeHeads
+
+from .conftest import tiny_config
+
+
+def record(root, image: str, box: list[float], label: str, task: str = "rec") -> Record:
+    return Record("r", task, [image], [(16, 16)], "<image>\nWhere is the small red circle?",
+                  targets=Targets(boxes=[box], labels=[label]), root=root)  # fmt: skip
+
+
+def test_heads_average_the_groups_that_have_targets():
+    torch.manual_seed(0)
+    heads = AttributeHeads(8, {"shape": ["circle", "square"], "colour": ["red", "green", "blue"]})
+    features = torch.randn(2, 4, 8)
+    targets = torch.full((2, 2, 4), IGNORE)
+    assert heads(features, targets) is None  # nothing labelled: no loss
+    targets[0, 0, :2] = 1  # only shape targets
+    loss = heads(features, targets)
+    expected = torch.nn.functional.cross_entropy(heads.heads[0](features[0, :2]), torch.tensor([1, 1]))
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    targets[1, 1, 3] = 2
+    both = heads(features, targets)
+    colour = torch.nn.functional.cross_entropy(heads.heads[1](features[1, 3:]), torch.tensor([2]))
+    assert both.item() == pytest.approx((expected.item() + colour.item()) / 2, rel=1e-5)
+    with pytest.raises(ValueError, match="attribute targets must be"):
+        heads(features, targets[:, :1])
+
+
+@pytest.fixture
+def attribute_model(tokenizer):
+    config = tiny_config(vision=VisionConfig(kind="vit", image_size=16, patch_size=8, dim=32, depth=1, heads=2,
+                                             mlp_ratio=2.0, instruction_film=True, attribute_weight=0.5))  # fmt: skip
+    torch.manual_seed(0)
+    return build_model(config, tokenizer)
+
+
+def test_training_batches_carry_targets_and_the_loss_is_added(attribute_model, tokenizer, tmp_path):
+    assert set(attribute_model.config.vision.attribute_words) == {"shape", "colour", "size"}  # resolved at build
+    processor = VistaProcessor(tokenizer, attribute_model.config)
+    Image.new("RGB", (16, 16), (200, 30, 30)).save(tmp_path / "0.png")
+    recs = [record(tmp_path, "0.png", [0.0, 0.0, 8.0, 8.0], "small red circle"),  # top-left patch
+            record(tmp_path, "0.png", [8.0, 0.0, 16.0, 16.0], "the star right of the blue square"),  # right column
+            dataclasses.replace(record(tmp_path, "0.png", [0.0, 0.0, 1.0, 1.0], "x"), task="caption",
+                                targets=Targets(answers=["a red circle"]))]  # fmt: skip
+    batch = processor.from_records(recs)
+    words = attribute_model.config.vision.attribute_words
+    targets = batch["attribute_targets"]
+    assert targets.shape == (3, 3, 4)  # images × groups (shape, colour, size) × patches
+    circle, red, small = words["shape"].index("circle"), words["colour"].index("red"), words["size"].index("small")
+    assert targets[0].tolist() == [[circle, IGNORE, IGNORE, IGNORE], [red, IGNORE, IGNORE, IGNORE],
+                                   [small, IGNORE, IGNORE, IGNORE]]  # fmt: skip
+    star = words["shape"].index("star")
+    assert targets[1].tolist() == [[IGNORE, star, IGNORE, star], [IGNORE] * 4, [IGNORE] * 4]  # "blue" is not its
+    assert (targets[2] == IGNORE).all()
+    out = attribute_model(**batch)
+    assert out.attribute_loss is not None and out.attribute_loss > 0
+    plain = attribute_model(**{k: v for k, v in batch.items() if k != "attribute_targets"})
+    assert plain.attribute_loss is None
+    assert out.loss.item() == pytest.approx((plain.loss + 0.5 * out.attribute_loss).item(), rel=1e-5)
+    attribute_model.zero_grad()
+    out.attribute_loss.backward()  # it trains the tower (and the stem's instruction condition reaches it)
+    assert attribute_model.vision.blocks[0].mlp[0].weight.grad.abs().sum() > 0
+    assert "attribute_targets" not in processor.from_records(recs, with_answers=False)
+
+
+def test_words_are_saved_so_the_checkpoint_needs_no_vocab_file(tokenizer, model, tmp_path):
+    vocab = tmp_path / "groups.json"
+    vocab.write_text(json.dumps({"kind": ["cat", "dog"], "tone": ["light", "dark", "grey"]}))
+    config = tiny_config(vision=VisionConfig(kind="vit", image_size=16, patch_size=8, dim=32, depth=1, heads=2,
+                                             mlp_ratio=2.0, attribute_weight=1.0, attribute_vocab=str(vocab)))  # fmt: skip
+    built = build_model(config, tokenizer)
+    assert [h.out_features for h in built.attributes.heads] == [2, 3]
+    built.save_pretrained(tmp_path / "ckpt", VistaProcessor(tokenizer, built.config))
+    vocab.unlink()
+    loaded, processor = load_pretrained(tmp_path / "ckpt")
+    assert loaded.config.vision.attribute_words == {"kind": ["cat", "dog"], "tone": ["light", "dark", "grey"]}
+    assert torch.equal(loaded.attributes.heads[1].weight, built.attributes.heads[1].weight)
+    assert processor.config.vision.attribute_words == loaded.config.vision.attribute_words
+    # off by default: no heads, no parameters, no targets
+    assert model.attributes is None and not any("attributes" in n for n, _ in model.named_parameters())
+
+
+def test_bad_settings_are_named():
+    with pytest.raises(ValueError, match="attribute_weight"):
+        VisionConfig(attribute_weight=-0.1).validate()
+    with pytest.raises(ValueError, match="attribute_words"):
+        VisionConfig(attribute_words={"shape": ["circle"]}).validate()
+    with pytest.raises(FileNotFoundError, match="attribute_vocab must be 'shapesworld' or a JSON file"):
+        VisionConfig(attribute_weight=1.0, attribute_vocab="nope.json").validate()
+    VisionConfig(attribute_vocab="nope.json").validate()  # off: the vocabulary is not read
