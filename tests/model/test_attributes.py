@@ -17,9 +17,9 @@ from vistakit.model.attributes import IGNORE, AttributeHeads
 from .conftest import tiny_config
 
 
-def record(root, image: str, box: list[float], label: str, task: str = "rec") -> Record:
-    return Record("r", task, [image], [(16, 16)], "<image>\nWhere is the small red circle?",
-                  targets=Targets(boxes=[box], labels=[label]), root=root)  # fmt: skip
+def record(root, image: str, box: list[float], label: str, prompt: str = "What is there?") -> Record:
+    return Record("r", "rec", [image], [(16, 16)], f"<image>\n{prompt}", targets=Targets(boxes=[box], labels=[label]),
+                  root=root)  # fmt: skip
 
 
 def test_heads_average_the_groups_that_have_targets():
@@ -52,20 +52,21 @@ def test_training_batches_carry_targets_and_the_loss_is_added(attribute_model, t
     assert set(attribute_model.config.vision.attribute_words) == {"shape", "colour", "size"}  # resolved at build
     processor = VistaProcessor(tokenizer, attribute_model.config)
     Image.new("RGB", (16, 16), (200, 30, 30)).save(tmp_path / "0.png")
-    recs = [record(tmp_path, "0.png", [0.0, 0.0, 8.0, 8.0], "small red circle"),  # top-left patch
+    recs = [record(tmp_path, "0.png", [0.0, 0.0, 8.0, 8.0], "small red circle", "Where is the Circle?"),  # top left
             record(tmp_path, "0.png", [8.0, 0.0, 16.0, 16.0], "the star right of the blue square"),  # right column
+            record(tmp_path, "0.png", [0.0, 0.0, 8.0, 8.0], "large blue square", "Find the large blue square."),
             dataclasses.replace(record(tmp_path, "0.png", [0.0, 0.0, 1.0, 1.0], "x"), task="caption",
                                 targets=Targets(answers=["a red circle"]))]  # fmt: skip
     batch = processor.from_records(recs)
     words = attribute_model.config.vision.attribute_words
     targets = batch["attribute_targets"]
-    assert targets.shape == (3, 3, 4)  # images × groups (shape, colour, size) × patches
-    circle, red, small = words["shape"].index("circle"), words["colour"].index("red"), words["size"].index("small")
-    assert targets[0].tolist() == [[circle, IGNORE, IGNORE, IGNORE], [red, IGNORE, IGNORE, IGNORE],
-                                   [small, IGNORE, IGNORE, IGNORE]]  # fmt: skip
+    assert targets.shape == (4, 3, 4)  # images × groups (shape, colour, size) × patches
+    red, small = words["colour"].index("red"), words["size"].index("small")
+    # the instruction names a shape: only colour and size are asked (the tower could copy a named word)
+    assert targets[0].tolist() == [[IGNORE] * 4, [red, IGNORE, IGNORE, IGNORE], [small, IGNORE, IGNORE, IGNORE]]
     star = words["shape"].index("star")
     assert targets[1].tolist() == [[IGNORE, star, IGNORE, star], [IGNORE] * 4, [IGNORE] * 4]  # "blue" is not its
-    assert (targets[2] == IGNORE).all()
+    assert (targets[2] == IGNORE).all() and (targets[3] == IGNORE).all()  # all named / no instances
     out = attribute_model(**batch)
     assert out.attribute_loss is not None and out.attribute_loss > 0
     plain = attribute_model(**{k: v for k, v in batch.items() if k != "attribute_targets"})

@@ -10,12 +10,14 @@ patch; other patches are ignored).
 
 Two users: the vision pre-training stage (:mod:`vistakit.train.vision_pretrain`, the tower alone before the main
 loop) and :class:`AttributeHeads` (``vision.attribute_weight > 0``: the same per-patch cross-entropy on the
-features the model computes for each training sample, beside the answer loss, for the whole run).
+features the model computes for each training sample, beside the answer loss, for the whole run — on the groups
+the sample's instruction does not name, :func:`attribute_targets`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,8 +164,24 @@ class AttributeHeads(nn.Module):
         return torch.stack(losses).mean() if losses else None
 
 
+def named_groups(prompt: str, groups: dict[str, Sequence[str]]) -> list[bool]:
+    """Per group: whether ``prompt`` names any of its words (whole words, any case)."""
+    text = prompt.lower()
+    return [any(re.search(rf"\b{re.escape(w.lower())}\b", text) for w in words) for words in groups.values()]
+
+
 def attribute_targets(
     records: Sequence[Record], transforms: Sequence[Sequence], grid: int, groups: dict[str, Sequence[str]]
 ) -> torch.Tensor:
-    """LongTensor ``[N_img, G, grid²]``: :attr:`PatchLabels.patches` of a training batch (images in batch order)."""
-    return patch_labels(records, transforms, grid, groups).patches
+    """LongTensor ``[N_img, G, grid²]``: :attr:`PatchLabels.patches` of a training batch (images in batch order),
+    leak-free for features computed *with* the instruction: a group any of whose words the record's prompt names
+    is ignored on that record's images ("Segment the large red circle" → no target at all; "Describe the region
+    <region>" → all three), since an instruction-conditioned tower could copy a named word instead of seeing it."""
+    patches = patch_labels(records, transforms, grid, groups).patches
+    offset = 0
+    for record, ts in zip(records, transforms):
+        for g, named in enumerate(named_groups(record.prompt, groups)):
+            if named:
+                patches[offset : offset + len(ts), g] = IGNORE
+        offset += len(ts)
+    return patches
