@@ -30,11 +30,11 @@ def test_heads_average_the_groups_that_have_targets():
     assert heads(features, targets) is None  # nothing labelled: no loss
     targets[0, 0, :2] = 1  # only shape targets
     loss = heads(features, targets)
-    expected = torch.nn.functional.cross_entropy(heads.heads[0](features[0, :2]), torch.tensor([1, 1]))
+    expected = torch.nn.functional.cross_entropy(heads.heads["shape"](features[0, :2]), torch.tensor([1, 1]))
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     targets[1, 1, 3] = 2
     both = heads(features, targets)
-    colour = torch.nn.functional.cross_entropy(heads.heads[1](features[1, 3:]), torch.tensor([2]))
+    colour = torch.nn.functional.cross_entropy(heads.heads["colour"](features[1, 3:]), torch.tensor([2]))
     assert both.item() == pytest.approx((expected.item() + colour.item()) / 2, rel=1e-5)
     with pytest.raises(ValueError, match="attribute targets must be"):
         heads(features, targets[:, :1])
@@ -80,16 +80,17 @@ def test_training_batches_carry_targets_and_the_loss_is_added(attribute_model, t
 
 def test_words_are_saved_so_the_checkpoint_needs_no_vocab_file(tokenizer, model, tmp_path):
     vocab = tmp_path / "groups.json"
-    vocab.write_text(json.dumps({"kind": ["cat", "dog"], "tone": ["light", "dark", "grey"]}))
+    vocab.write_text(json.dumps({"tone": ["light", "dark", "grey"], "kind": ["cat", "dog"]}))  # not in sorted order
     config = tiny_config(vision=VisionConfig(kind="vit", image_size=16, patch_size=8, dim=32, depth=1, heads=2,
                                              mlp_ratio=2.0, attribute_weight=1.0, attribute_vocab=str(vocab)))  # fmt: skip
     built = build_model(config, tokenizer)
-    assert [h.out_features for h in built.attributes.heads] == [2, 3]
+    assert [h.out_features for h in built.attributes.heads.values()] == [3, 2]
     built.save_pretrained(tmp_path / "ckpt", VistaProcessor(tokenizer, built.config))
     vocab.unlink()
     loaded, processor = load_pretrained(tmp_path / "ckpt")
-    assert loaded.config.vision.attribute_words == {"kind": ["cat", "dog"], "tone": ["light", "dark", "grey"]}
-    assert torch.equal(loaded.attributes.heads[1].weight, built.attributes.heads[1].weight)
+    assert loaded.config.vision.attribute_words == {"tone": ["light", "dark", "grey"], "kind": ["cat", "dog"]}
+    for group in ("tone", "kind"):  # each head reloads by its group's name, whatever order config.json keeps
+        assert torch.equal(loaded.attributes.heads[group].weight, built.attributes.heads[group].weight)
     assert processor.config.vision.attribute_words == loaded.config.vision.attribute_words
     # off by default: no heads, no parameters, no targets
     assert model.attributes is None and not any("attributes" in n for n, _ in model.named_parameters())

@@ -144,11 +144,13 @@ def labelled(records: Sequence[Record], groups: dict[str, tuple[str, ...]]) -> l
 
 class AttributeHeads(nn.Module):
     """One linear classifier per word group over patch features; :meth:`forward` is the mean over groups of the
-    per-patch cross-entropy against :func:`attribute_targets` (``None`` when no patch has a class)."""
+    per-patch cross-entropy against :func:`attribute_targets` made with the same ``groups`` (in their order;
+    ``None`` when no patch has a class)."""
 
     def __init__(self, dim: int, groups: dict[str, Sequence[str]]) -> None:
         super().__init__()
-        self.heads = nn.ModuleList(nn.Linear(dim, len(words)) for words in groups.values())
+        # keyed by group name: a config.json written with sorted keys reloads each head by its name
+        self.heads = nn.ModuleDict({group: nn.Linear(dim, len(words)) for group, words in groups.items()})
 
     def forward(self, features: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | None:
         """``features`` [N_img, P, D]; ``targets`` LongTensor [N_img, G, P] (:data:`IGNORE` where unlabelled)."""
@@ -158,7 +160,7 @@ class AttributeHeads(nn.Module):
         targets = targets.to(features.device)
         losses = [
             F.cross_entropy(head(features).flatten(0, 1).float(), targets[:, g].reshape(-1), ignore_index=IGNORE)
-            for g, head in enumerate(self.heads)
+            for g, head in enumerate(self.heads.values())
             if bool((targets[:, g] != IGNORE).any())
         ]
         return torch.stack(losses).mean() if losses else None
