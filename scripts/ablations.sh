@@ -9,7 +9,9 @@
 # Each is one ~55-minute training run plus a few minutes of evaluation on a 2-core CPU; pass the names to run a
 # subset:  bash scripts/ablations.sh uniform
 # DATA=DIR picks the training data folder (default data/sw, as scripts/train_reference.sh); REUSE_DATA=1 skips
-# regenerating it (deterministic); THREADS=1 runs two ablations side by side on 2 cores.
+# regenerating it (deterministic); THREADS=1 runs two ablations side by side on 2 cores; EXTRA="key=value ..."
+# adds settings to every run (EXTRA=model.vision.attribute_weight=0: the recipe before the attribute heads, which
+# the README's ablation table was measured on).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 names=("$@")
@@ -21,6 +23,7 @@ for name in "${names[@]}"; do
     uniform) extra=(model.sampler=uniform) ;;
     *) echo "unknown ablation $name (expected projector or uniform)" >&2; exit 2 ;;
   esac
-  OUT="runs/ablation-$name" bash scripts/train_reference.sh "${extra[@]}"
+  # shellcheck disable=SC2086  # EXTRA is a list of key=value words
+  OUT="runs/ablation-$name" bash scripts/train_reference.sh "${extra[@]}" ${EXTRA:-}
   CKPT="runs/ablation-$name" OUT="results/ablation-$name" bash scripts/eval_reference.sh
 done
