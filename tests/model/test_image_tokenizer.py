@@ -13,7 +13,7 @@ def test_instruction_tokenizer_shapes_and_guidance():
     tok = build_image_tokenizer(ImageTokenizerConfig("instruction", num_queries=5, depth=2, heads=2, dim=16), 24, 40)
     patches, instr = torch.randn(3, 9, 24), torch.randn(3, 4, 40)
     mask = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 1], [1, 0, 0, 0]], dtype=torch.bool)
-    out, relevance, box = tok(patches, instr, mask)
+    out, relevance, box = tok(patches, instr, mask)[:3]
     assert out.shape == (3, 5, 40) and relevance is None and box is None
     # Masked instruction positions are ignored; attended ones change the tokens (the guidance).
     masked_change = instr.clone()
