@@ -6,13 +6,15 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from vistakit.data.record import Record, Targets
+from vistakit.geometry import ImageTransform, Mask
 from vistakit.model import VisionConfig, VistaProcessor, build_model, load_pretrained
-from vistakit.model.attributes import IGNORE, AttributeHeads
+from vistakit.model.attributes import IGNORE, AttributeHeads, attribute_targets, load_vocab
 
 from .conftest import tiny_config
 
@@ -104,3 +106,34 @@ def test_bad_settings_are_named():
     with pytest.raises(FileNotFoundError, match="attribute_vocab must be 'shapesworld' or a JSON file"):
         VisionConfig(attribute_weight=1.0, attribute_vocab="nope.json").validate()
     VisionConfig(attribute_vocab="nope.json").validate()  # off: the vocabulary is not read
+
+
+def test_scene_instances_label_every_object_of_the_image(tokenizer, tmp_path):
+    """With ``attribute_instances=scene`` and ``meta.instances`` (ShapesWorld writes it) every object is taught,
+    not only the task's target; the groups the instruction names stay out either way; ``targets`` (the default)
+    keeps the target instances only."""
+    words = load_vocab("shapesworld")
+    left, right = np.zeros((16, 16), bool), np.zeros((16, 16), bool)
+    left[:, :8], right[:, 8:] = True, True
+    Image.new("RGB", (16, 16)).save(tmp_path / "0.png")
+    rec = dataclasses.replace(
+        record(tmp_path, "0.png", [0.0, 0.0, 8.0, 16.0], "red circle", "Find the red object."),
+        meta={"instances": [[{"label": "small red circle", "mask": Mask(left).to_rle()},
+                             {"label": "large blue star", "mask": Mask(right).to_rle()}]]},
+    )  # fmt: skip
+    t = [[ImageTransform((16, 16), 16, 1.0)]]
+    dense = attribute_targets([rec], t, 2, words, scene=True)
+    shape, colour, size = dense[0].tolist()
+    assert colour == [IGNORE] * 4  # "red" is named
+    assert shape == [words["shape"].index(s) for s in ("circle", "star", "circle", "star")]  # both objects
+    assert size == [words["size"].index(s) for s in ("small", "large", "small", "large")]
+    sparse = attribute_targets([rec], t, 2, words, scene=False)  # the target only ("red circle": no size)
+    circle = words["shape"].index("circle")
+    assert sparse[0].tolist() == [[circle, IGNORE, circle, IGNORE], [IGNORE] * 4, [IGNORE] * 4]
+    assert VisionConfig().attribute_instances == "targets"  # checkpoints from before the setting trained so
+    for bad in ({"instances": [{"label": "red circle"}]}, {"instances": [[{"label": 3, "mask": {}}]]},
+                {"instances": []}):  # fmt: skip
+        with pytest.raises(ValueError, match="record r: meta.instances must be one list per image"):
+            attribute_targets([dataclasses.replace(rec, meta=bad)], t, 2, words, scene=True)
+    with pytest.raises(ValueError, match="attribute_instances"):
+        VisionConfig(attribute_instances="all").validate()

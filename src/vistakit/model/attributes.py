@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.record import Record
+from ..geometry import ImageTransform, Mask
 from .grounding import instance_map, labelled_instances
 
 ARTICLES = ("a", "an", "the")
@@ -103,36 +104,76 @@ class PatchLabels:
 
 
 def patch_labels(
-    records: Sequence[Record], transforms: Sequence[Sequence], grid: int, groups: dict[str, tuple[str, ...]]
+    records: Sequence[Record],
+    transforms: Sequence[Sequence],
+    grid: int,
+    groups: dict[str, tuple[str, ...]],
+    scene: bool = False,
 ) -> PatchLabels:
     """:class:`PatchLabels` of the records' labelled instances on a ``grid`` × ``grid`` patch grid (images in
-    record order, ``transforms`` per record per image as the processor returns them)."""
+    record order, ``transforms`` per record per image as the processor returns them): their target instances, or
+    with ``scene`` every instance of :func:`scene_instances` where a record has them."""
     n_img = sum(len(ts) for ts in transforms)
-    patches = torch.full((n_img, len(groups), grid * grid), IGNORE, dtype=torch.long)
+    patches = np.full((n_img, len(groups), grid * grid), IGNORE, np.int64)
     best = np.zeros((n_img, grid * grid), np.float32)
     weights, image, classes = [], [], []
     offset = 0
     for record, ts in zip(records, transforms):
-        for i, k, label in labelled_instances(record):
+        for k, label, region in _instances(record, scene):
             cls = label_classes(label, groups)
             if all(c == IGNORE for c in cls) or not 0 <= k < len(ts):
                 continue
-            cover = cv2.resize(instance_map(record, i, ts[k]), (grid, grid), interpolation=cv2.INTER_AREA).reshape(-1)
-            if cover.max() <= 0:
+            cover = cv2.resize(region(ts[k]), (grid, grid), interpolation=cv2.INTER_AREA).reshape(-1)
+            top = cover.max()
+            if top <= 0:
                 continue
             j = offset + k
-            take = (cover >= 0.5 * cover.max()) & (cover > best[j])
+            take = (cover >= 0.5 * top) & (cover > best[j])
             best[j][take] = cover[take]
-            patches[j][:, torch.from_numpy(take)] = torch.tensor(cls)[:, None]
+            patches[j][:, take] = np.asarray(cls)[:, None]
             weights.append(cover / cover.sum())
             image.append(j)
             classes.append(cls)
         offset += len(ts)
+    patches = torch.from_numpy(patches)
     if not weights:
         return PatchLabels(patches, torch.zeros(0, grid * grid), torch.zeros(0, dtype=torch.long),
                            torch.zeros(0, len(groups), dtype=torch.long))  # fmt: skip
     return PatchLabels(patches, torch.from_numpy(np.stack(weights)).float(), torch.tensor(image),
                        torch.tensor(classes))  # fmt: skip
+
+
+def scene_instances(record: Record) -> list[tuple[int, str, dict]] | None:
+    """``(image index, label, RLE)`` of every object the record's images show, from its ``meta.instances``
+    annotation (one list per image of ``{"label": phrase, "mask": COCO RLE}``, as ShapesWorld writes it);
+    ``None`` when the record has none. A malformed annotation raises ``ValueError`` naming the record."""
+    ann = record.meta.get("instances")
+    if ann is None:
+        return None
+    bad = ValueError(f"record {record.id}: meta.instances must be one list per image of "
+                     f"{{\"label\": str, \"mask\": RLE}} objects, got {str(ann)[:80]!r}")  # fmt: skip
+    if not isinstance(ann, list) or len(ann) != len(record.images):
+        raise bad
+    out = []
+    for k, objs in enumerate(ann):
+        if not isinstance(objs, list):
+            raise bad
+        for o in objs:
+            if not (isinstance(o, dict) and isinstance(o.get("label"), str) and isinstance(o.get("mask"), dict)):
+                raise bad
+            out.append((k, o["label"], o["mask"]))
+    return out
+
+
+def _instances(record: Record, scene: bool) -> Iterator[tuple[int, str, Callable[[ImageTransform], np.ndarray]]]:
+    """``(image index, label, canvas map of the region in a transform's model frame)`` per labelled instance."""
+    found = scene_instances(record) if scene else None
+    if found is None:
+        for i, k, label in labelled_instances(record):
+            yield k, label, lambda t, i=i: instance_map(record, i, t)
+        return
+    for k, label, rle in found:
+        yield k, label, lambda t, rle=rle: t.mask_to_model(Mask.from_rle(rle)).array.astype(np.float32)
 
 
 def labelled(records: Sequence[Record], groups: dict[str, tuple[str, ...]]) -> list[Record]:
@@ -173,13 +214,19 @@ def named_groups(prompt: str, groups: dict[str, Sequence[str]]) -> list[bool]:
 
 
 def attribute_targets(
-    records: Sequence[Record], transforms: Sequence[Sequence], grid: int, groups: dict[str, Sequence[str]]
+    records: Sequence[Record],
+    transforms: Sequence[Sequence],
+    grid: int,
+    groups: dict[str, Sequence[str]],
+    scene: bool = False,
 ) -> torch.Tensor:
     """LongTensor ``[N_img, G, grid²]``: :attr:`PatchLabels.patches` of a training batch (images in batch order),
     leak-free for features computed *with* the instruction: a group any of whose words the record's prompt names
     is ignored on that record's images ("Segment the large red circle" → no target at all; "Describe the region
-    <region>" → all three), since an instruction-conditioned tower could copy a named word instead of seeing it."""
-    patches = patch_labels(records, transforms, grid, groups).patches
+    <region>" → all three), since an instruction-conditioned tower could copy a named word instead of seeing it.
+    ``scene``: every object of the images (:func:`scene_instances`) where the records have them, else the target
+    instances only."""
+    patches = patch_labels(records, transforms, grid, groups, scene=scene).patches
     offset = 0
     for record, ts in zip(records, transforms):
         for g, named in enumerate(named_groups(record.prompt, groups)):

@@ -25,6 +25,7 @@ from ..geometry.sequence import MAX_IMAGES
 CONFIG_FILE = "config.json"
 VISION_KINDS = ("vit", "hf_clip", "hf_siglip")
 VISION_STEMS = ("patch", "conv")
+ATTRIBUTE_INSTANCES = ("scene", "targets")
 IMAGE_TOKENIZER_KINDS = ("instruction", "projector")
 WHERE_TOKENS = 4  # image_tokenizer.where_tokens: a box, x1 y1 x2 y2
 LM_KINDS = ("llama", "hf")
@@ -74,7 +75,10 @@ class VisionConfig:
     instance must name the instance's attribute words (one linear head per word group over the features the
     model computes for the sample, per-patch cross-entropy; :mod:`vistakit.model.attributes`). The groups come
     from ``attribute_vocab`` (``shapesworld`` or a JSON file ``{group: [words]}``) and are written into
-    ``attribute_words`` at build time, so a checkpoint rebuilds without the file.
+    ``attribute_words`` at build time, so a checkpoint rebuilds without the file. ``attribute_instances``: which
+    instances teach the heads — ``targets`` (the default: the task's labelled target instances only, so a
+    caption or VQA sample teaches nothing) or ``scene`` (every object of every image, from the records'
+    ``meta.instances`` annotation where they have it, else their target instances).
     """
 
     kind: str = "vit"
@@ -87,6 +91,7 @@ class VisionConfig:
     attribute_weight: float = 0.0
     attribute_vocab: str = "shapesworld"
     attribute_words: dict[str, list[str]] | None = None
+    attribute_instances: str = "targets"
     dim: int = 128
     depth: int = 4
     heads: int = 4
@@ -106,6 +111,7 @@ class VisionConfig:
         w = self.attribute_weight
         if isinstance(w, bool) or not (isinstance(w, (int, float)) and w >= 0):
             raise ValueError(f"{where}.attribute_weight must be a number >= 0, got {w!r}")
+        _choice(self.attribute_instances, ATTRIBUTE_INSTANCES, f"{where}.attribute_instances")
         if self.attribute_words is not None and (
             not isinstance(self.attribute_words, dict)
             or not all(isinstance(v, (list, tuple)) and len(v) >= 2 for v in self.attribute_words.values())

@@ -257,8 +257,9 @@ class VistaProcessor:
             batch.update(regions or {})
         if with_answers and self.config.vision.attribute_weight > 0 and self.config.vision.attribute_words:
             grid = math.isqrt(self.config.vision.num_patches)
-            batch["attribute_targets"] = attribute_targets(records, batch.transforms, grid,
-                                                           self.config.vision.attribute_words)  # fmt: skip
+            v = self.config.vision
+            batch["attribute_targets"] = attribute_targets(records, batch.transforms, grid, v.attribute_words,
+                                                           scene=v.attribute_instances == "scene")  # fmt: skip
         return batch
 
     # --- outputs -------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 from vistakit.data.record import read_records
 from vistakit.data.shapesworld.generate import GenerateConfig, generate_split, make_example, task_names
 from vistakit.data.shapesworld.language import holds, matching
+from vistakit.data.shapesworld.scene import COLOURS, SHAPES, SIZES
 from vistakit.geometry import Mask, SequenceGrammar, box_iou_xyxy
 from vistakit.tasks import get_task
 
@@ -186,3 +187,32 @@ def test_bad_configs_are_refused():
         GenerateConfig(tasks=("segment",))
     with pytest.raises(ValueError, match="held-out"):
         GenerateConfig(split="compositional", holdout=())
+
+
+def test_meta_instances_list_every_visible_object(dataset):
+    """``meta.instances``: per image, every object it shows with its full phrase and visible mask — the target
+    instances among them — so training can label every object, not only the ones the task asks about."""
+    checked = 0
+    for rec in read_records(dataset / "train.jsonl"):
+        if not rec.images:
+            assert "instances" not in rec.meta, rec.id
+            continue
+        ann = rec.meta["instances"]
+        assert len(ann) == len(rec.images), rec.id
+        for objs, (w, h) in zip(ann, rec.image_sizes):
+            assert 1 <= len(objs) <= 5, rec.id
+            union = np.zeros((h, w), bool)
+            for o in objs:
+                size, colour, shape = o["label"].split()
+                assert size in SIZES and colour in COLOURS and shape in (*SHAPES, "figure"), o["label"]
+                m = Mask.from_rle(o["mask"]).array
+                assert m.shape == (h, w) and m.any() and not (m & union).any(), rec.id  # visible parts are disjoint
+                union |= m
+        if rec.task in ("res", "gres") and rec.targets.masks:
+            target = Mask.from_rle(rec.targets.masks[0]).array
+            masks = [Mask.from_rle(o["mask"]).array for o in ann[0]]
+            if rec.task == "res":  # one object: its mask is one of the image's instances
+                assert any(np.array_equal(target, m) for m in masks), rec.id
+            assert not (target & ~np.any(masks, axis=0)).any(), rec.id  # nothing outside the listed objects
+            checked += 1
+    assert checked >= 5

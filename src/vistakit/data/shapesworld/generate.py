@@ -15,18 +15,20 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
 from ...geometry import SequenceGrammar
 from ..record import ANSWER_BINS, FORMAT_VERSION, Record, write_records
 from . import annotate_dense, annotate_generate, annotate_multi, annotate_refer, annotate_text  # noqa: F401  (register)
-from .examples import ANNOTATORS, Context, Example
+from .examples import ANNOTATORS, Context, Example, visible_rle
+from .language import desc_of, phrase
 from .render import png_bytes, render
-from .scene import Combo, SceneConfig, SceneSampler
+from .scene import Combo, Scene, SceneConfig, SceneSampler
 
 SPLIT_STREAMS = {"train": 0, "val": 1, "test": 2, "compositional": 3}
 DEFAULT_HOLDOUT: tuple[Combo, ...] = (("purple", "star"),)
@@ -102,6 +104,17 @@ def to_record(
     )  # fmt: skip
 
 
+def scene_instances(scene: Scene) -> list[dict[str, Any]]:
+    """Every object the image shows, COCO style — ``{"label": "large red circle", "mask": RLE of its visible
+    pixels}`` bottom to top, fully hidden objects left out. Auxiliary annotation (``meta.instances``, one list per
+    image): training may use it (the tower's attribute heads), tasks and metrics never do."""
+    return [
+        {"label": phrase(desc_of(o)), "mask": visible_rle(scene, j)}
+        for j, o in enumerate(scene.objects)
+        if scene.visible_masks[j].any()
+    ]
+
+
 def iter_split(cfg: GenerateConfig, out_dir: Path) -> Iterator[Record]:
     """Generate the split's records, writing their images under ``out_dir/images/<split>/`` as it goes."""
     img_dir = out_dir / "images" / cfg.split
@@ -115,6 +128,8 @@ def iter_split(cfg: GenerateConfig, out_dir: Path) -> Iterator[Record]:
         for path, scene in zip(rel, ex.scenes):
             (out_dir / path).write_bytes(png_bytes(render(scene), cfg.compress_level))
         meta: dict[str, Any] = {"source": SOURCE, "split": cfg.split, "seed": cfg.seed, "index": i}
+        if ex.scenes:
+            meta["instances"] = [scene_instances(scene) for scene in ex.scenes]
         for key, scene in ex.extra_scenes.items():
             path = f"images/{cfg.split}/{stem}_{key.removesuffix('_image')}.png"
             (out_dir / path).write_bytes(png_bytes(render(scene), cfg.compress_level))
