@@ -9,7 +9,7 @@
 
 from .config import ImageTokenizerConfig, LMConfig, ModelConfig, VisionConfig, apply_overrides, read_config
 from .engine import Engine, GenerationResult
-from .loading import build_tokenizer, create_model, load_pretrained
+from .loading import InitReport, build_tokenizer, create_model, load_for_finetuning, load_pretrained
 from .modeling import VistaModel, VistaOutput, build_model
 from .presets import PRESETS, make_config, preset_names
 from .processor import VistaBatch, VistaProcessor
@@ -20,6 +20,7 @@ __all__ = [
     "Engine",
     "GenerationResult",
     "ImageTokenizerConfig",
+    "InitReport",
     "LMConfig",
     "ModelConfig",
     "VisionConfig",
@@ -32,6 +33,7 @@ __all__ = [
     "build_model",
     "build_tokenizer",
     "create_model",
+    "load_for_finetuning",
     "load_pretrained",
     "load_tokenizer",
     "make_config",

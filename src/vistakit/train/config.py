@@ -28,6 +28,9 @@ class TrainConfig:
     alone on per-patch attribute words of the labelled instances (``vision_pretrain_batch`` images a step, from
     up to ``vision_pretrain_records`` records, words grouped by ``vision_pretrain_vocab``: ``shapesworld`` or a
     JSON file ``{group: [words]}``; :mod:`vistakit.train.vision_pretrain`); it needs ``stage`` ``full``.
+    ``init``: a checkpoint directory to start from instead of a new model of ``preset`` (its config with
+    ``model_overrides`` applied, its tokenizer and weights; fresh optimizer and schedule from step 0:
+    :func:`vistakit.model.load_for_finetuning`) — fine-tuning, or VistaLLM's stage 2 after a stage-1 run.
     ``stage``: ``full`` trains every parameter; ``stage1`` all but the vision encoder; ``stage2`` the image
     tokenizer only (language model and vision encoder frozen), VistaLLM's second stage.
     ``mixture``: task → sampling weight; tasks present in the data but not listed get ``default_weight``
@@ -38,6 +41,7 @@ class TrainConfig:
     """
 
     preset: str = "tiny"
+    init: str = ""
     data: str = ""
     out: str = ""
     tasks: tuple[str, ...] = ()

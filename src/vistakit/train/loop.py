@@ -94,6 +94,8 @@ class Trainer:
             raise ValueError(
                 f"{self.out} already holds a training run; pass --resume to continue it or choose a new --out"
             )
+        if cfg.init and latest is None and not (Path(cfg.init) / "config.json").is_file():
+            raise FileNotFoundError(f"init={cfg.init}: not a checkpoint directory (expected {Path(cfg.init) / 'config.json'})")
         if cfg.vision_pretrain_steps:
             from ..model.attributes import load_vocab
 
@@ -103,12 +105,17 @@ class Trainer:
         self.train_records = train_records
         self.val_records = _split_records(cfg, cfg.val_split, required=False) or []
         self.start_step = 0
+        self.init_report = None
         torch.manual_seed(cfg.seed)
         if latest is not None:
             from ..model import load_pretrained
 
             self.model, self.processor = load_pretrained(latest)
             self.start_step = ckpt.read_trainer_state(latest)["step"]
+        elif cfg.init:
+            from ..model import load_for_finetuning
+
+            self.model, self.processor, self.init_report = load_for_finetuning(cfg.init, cfg.model_overrides)
         else:
             from ..model import create_model, make_config
 
@@ -304,4 +311,6 @@ def describe(trainer: Trainer) -> list[str]:
         f"{cfg.steps} steps × {cfg.batch_size} × {cfg.grad_accum} samples, lr {cfg.lr:g} → {cfg.out}"
         + (f" (resuming at step {trainer.start_step})" if trainer.latest is not None else ""),
     ]
+    if trainer.init_report is not None:
+        lines.insert(2, f"initialised from {cfg.init}: {trainer.init_report.summary()}")
     return lines
