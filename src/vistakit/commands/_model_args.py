@@ -26,6 +26,10 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--beams", type=int, default=1, help="beam search width (default 1: greedy)")
     p.add_argument("--no-constrain", action="store_true",
                    help="let the model write malformed location spans (default: constrained decoding)")  # fmt: skip
+    p.add_argument("--locations", choices=("tokens", "head"), default=None,
+                   help="read each location's bin from the LM's <loc_k> scores (tokens) or from the location "
+                        "head's regression (head; models trained with lm.location_weight > 0); default: the "
+                        "model's lm.location_readout")  # fmt: skip
 
 
 def checkpoint_path(arg: str | None) -> Path:
@@ -68,4 +72,7 @@ def load_engine(args: argparse.Namespace) -> Any:
 def generation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     if args.max_new_tokens < 1 or args.beams < 1:
         raise ValueError(f"--max-new-tokens and --beams must be >= 1, got {args.max_new_tokens} and {args.beams}")
-    return {"max_new_tokens": args.max_new_tokens, "num_beams": args.beams, "constrained": not args.no_constrain}
+    out = {"max_new_tokens": args.max_new_tokens, "num_beams": args.beams, "constrained": not args.no_constrain}
+    if getattr(args, "locations", None) is not None:
+        out["locations"] = args.locations
+    return out

@@ -26,6 +26,7 @@ CONFIG_FILE = "config.json"
 VISION_KINDS = ("vit", "hf_clip", "hf_siglip")
 VISION_STEMS = ("patch", "conv")
 ATTRIBUTE_INSTANCES = ("scene", "targets")
+LOCATION_READOUTS = ("tokens", "head")
 IMAGE_TOKENIZER_KINDS = ("instruction", "projector")
 WHERE_TOKENS = 4  # image_tokenizer.where_tokens: a box, x1 y1 x2 y2
 LM_KINDS = ("llama", "hf")
@@ -212,6 +213,12 @@ class LMConfig:
     # in float32 / bf16, re-chosen whenever the model moves or changes dtype (eager is faster for short CPU
     # sequences: benchmarks/attention_cpu.py).
     attention: str = "auto"
+    # The location head (PixelLLM): location_weight > 0 adds an MLP that reads the hidden state before every
+    # <loc_k> of an answer and regresses the coordinate that token writes, trained with L1 (x location_weight)
+    # beside the token loss. location_readout "head": generation picks a location's bin from that regression
+    # (the LM still decides *whether* a location comes next); "tokens": from the LM's own <loc_k> scores.
+    location_weight: float = 0.0
+    location_readout: str = "tokens"
     hf_path: str | None = None
     hf_config: dict[str, Any] | None = None
 
@@ -226,6 +233,11 @@ class LMConfig:
             raise ValueError(f"{where}.vocab_size must be >= 0 (0: from the tokenizer), got {self.vocab_size}")
         _choice(self.loc_init, ("sincos", "random"), f"{where}.loc_init")
         _choice(self.attention, ("auto", "sdpa", "eager"), f"{where}.attention")
+        if isinstance(self.location_weight, bool) or not (isinstance(self.location_weight, (int, float)) and self.location_weight >= 0):
+            raise ValueError(f"{where}.location_weight must be a number >= 0, got {self.location_weight!r}")
+        _choice(self.location_readout, LOCATION_READOUTS, f"{where}.location_readout")
+        if self.location_readout == "head" and not self.location_weight > 0:
+            raise ValueError(f"{where}.location_readout 'head' needs the location head: set {where}.location_weight > 0")
 
 
 @dataclass

@@ -5,6 +5,9 @@ The prompt (images included) is run once through the LM with ``inputs_embeds``; 
 token and reuse ``past_key_values`` (``use_cache=False`` re-runs the whole sequence each step: slower, for
 checking). Greedy is beam search with one beam. A token's score is its softmax probability under the model
 (before the constraint mask); ``loc_scores`` are the scores of the ``<loc_k>`` tokens, in order.
+
+Location readout ``head`` (a model with the location head, :mod:`.location_head`): the probability of writing
+*some* location token stays the LM's, and is shared among the bins by the head's regression.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ import torch
 
 from ..data.record import Record, VisualPrompt
 from ..tasks import Prediction
+from .config import LOCATION_READOUTS
 from .constraints import FREE, LocationConstraint, State
+from .location_head import location_logprobs
 from .modeling import VistaModel
 from .processor import VistaBatch, VistaProcessor
 
@@ -63,8 +68,9 @@ def span_scores(text: str, loc_scores: Sequence[float]) -> list[tuple[str, float
 class _Runner:
     """Holds the decoding state of the LM (a KV cache, or the full embedded sequence without one)."""
 
-    def __init__(self, model: VistaModel, batch: VistaBatch, use_cache: bool) -> None:
-        self.model, self.use_cache = model, use_cache
+    def __init__(self, model: VistaModel, batch: VistaBatch, use_cache: bool, hidden: bool = False) -> None:
+        self.model, self.use_cache, self.want_hidden = model, use_cache, hidden
+        self.hidden: torch.Tensor | None = None  # [R, H] the last position's hidden state, with ``hidden``
         self.mask = batch["attention_mask"]
         self.embeds = model.embed(batch["pixel_values"], batch["image_to_sample"], batch["input_ids"],
                                   batch["instruction_ids"], batch["instruction_mask"])  # fmt: skip
@@ -72,8 +78,10 @@ class _Runner:
 
     def _run(self) -> torch.Tensor:
         out = self.model.lm(inputs_embeds=self.embeds, attention_mask=self.mask,
-                            position_ids=self.model.position_ids(self.mask), use_cache=self.use_cache)  # fmt: skip
+                            position_ids=self.model.position_ids(self.mask), use_cache=self.use_cache,
+                            output_hidden_states=self.want_hidden)  # fmt: skip
         self.past = out.past_key_values if self.use_cache else None
+        self.hidden = out.hidden_states[-1][:, -1] if self.want_hidden else None
         return out.logits[:, -1]
 
     def prefill(self) -> torch.Tensor:
@@ -86,6 +94,8 @@ class _Runner:
 
     def reorder(self, rows: torch.Tensor) -> None:
         self.mask = self.mask[rows]
+        if self.hidden is not None:
+            self.hidden = self.hidden[rows]
         if self.use_cache:
             self.past.reorder_cache(rows)
         else:
@@ -95,8 +105,9 @@ class _Runner:
         """Append ``tokens`` [R] and return the logits [R, V] for the next one."""
         self.mask = torch.cat([self.mask, self.mask.new_ones(self.mask.shape[0], 1)], 1)
         if self.use_cache:
-            out = self.model.step(tokens[:, None], self.mask, self.past)
+            out = self.model.step(tokens[:, None], self.mask, self.past, hidden=self.want_hidden)
             self.past = out.past_key_values
+            self.hidden = out.hidden[:, -1] if self.want_hidden else None
             return out.logits[:, -1]
         new = self.model.lm.get_input_embeddings()(tokens[:, None]).to(self.embeds.dtype)
         self.embeds = torch.cat([self.embeds, new], 1)
@@ -136,9 +147,17 @@ class Engine:
         constrained: bool = True,
         use_cache: bool = True,
         length_penalty: float = 1.0,
+        locations: str | None = None,
     ) -> list[GenerationResult]:
         """Generate from a processed, left-padded batch (no answers). Stops at ``</s>`` or ``max_new_tokens``
-        (or the LM's ``max_positions``). ``constrained``: allow only well-formed location spans."""
+        (or the LM's ``max_positions``). ``constrained``: allow only well-formed location spans. ``locations``:
+        ``tokens`` (a location's bin from the LM's ``<loc_k>`` scores) or ``head`` (from the location head's
+        regression); default: the model's ``lm.location_readout``."""
+        locations = self.model.config.lm.location_readout if locations is None else locations
+        if locations not in LOCATION_READOUTS:
+            raise ValueError(f"locations must be one of {list(LOCATION_READOUTS)}, got {locations!r}")
+        if locations == "head" and self.model.location_head is None:
+            raise ValueError("locations='head' needs a model trained with the location head (lm.location_weight > 0)")
         if not isinstance(num_beams, int) or num_beams < 1:
             raise ValueError(f"num_beams must be a positive integer, got {num_beams!r}")
         if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
@@ -152,17 +171,19 @@ class Engine:
         self.model.eval()
         try:
             return self._search(
-                batch.to(self.device), max_new_tokens, num_beams, constrained, use_cache, length_penalty
+                batch.to(self.device), max_new_tokens, num_beams, constrained, use_cache, length_penalty,
+                locations == "head",
             )
         finally:
             self.model.train(was_training)
 
     def _search(
-        self, batch: VistaBatch, max_new: int, k: int, constrained: bool, use_cache: bool, alpha: float
+        self, batch: VistaBatch, max_new: int, k: int, constrained: bool, use_cache: bool, alpha: float,
+        head: bool = False,
     ) -> list[GenerationResult]:
         b, t = batch["input_ids"].shape
         max_new = min(max_new, self.model.config.lm.max_positions - t)
-        runner = _Runner(self.model, batch, use_cache)
+        runner = _Runner(self.model, batch, use_cache, hidden=head)
         logits = runner.prefill()
         if k > 1:
             runner.expand(k)
@@ -180,6 +201,8 @@ class Engine:
         for _ in range(max(0, max_new)):
             if logits.dtype in (torch.float16, torch.bfloat16):
                 logits = logits.float()  # softmax and beam sums in at least float32
+            if head:
+                logits = self._head_readout(logits, runner.hidden)
             p_model = logits.softmax(-1)
             if constrained:
                 allowed = torch.stack([self.constraint.mask(s, dev) for s in states])
@@ -208,6 +231,15 @@ class Engine:
                 runner.reorder(src)
             logits = runner.advance(tok)
         return [self._result(ids, probs, scores, r * k, k, alpha) for r in range(b)]
+
+    def _head_readout(self, logits: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+        """``logits`` [R, V] with the ``<loc_k>`` block replaced: the LM's total location log-probability mass,
+        shared among the bins by the location head's regression from ``hidden`` [R, H]."""
+        loc = self.model.loc_token_ids.to(logits.device)
+        values = self.model.location_head(hidden)
+        out = logits.float().clone()
+        out[:, loc] = out[:, loc].logsumexp(-1, keepdim=True) + location_logprobs(values, len(loc))
+        return out
 
     def _result(self, ids, probs, scores, first: int, k: int, alpha: float) -> GenerationResult:
         """The best of rows ``first .. first + k`` (length-normalised score when beams compete)."""

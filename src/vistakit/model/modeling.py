@@ -30,6 +30,7 @@ from .config import CONFIG_FILE, ModelConfig, read_config
 from .grounding import grounding_loss, location_embeddings
 from .image_tokenizer import ImageTokens, build_image_tokenizer
 from .language import build_language_model
+from .location_head import LocationHead, bin_lookup, location_loss
 from .packing import plan_packing
 from .region_text import RegionTextHead
 from .text_tokenizer import IMAGE_PAD, check_tokenizer
@@ -53,7 +54,10 @@ class VistaOutput:
     ``grounding_loss``: the image tokenizer's relevance-map loss (:mod:`.grounding`) or ``None``;
     ``region_text_loss``: the tower's region–text alignment loss (:mod:`.region_text`) or ``None``;
     ``attribute_loss``: the tower's per-patch attribute-word loss (:mod:`.attributes`) or ``None`` (included in
-    ``loss`` × ``vision.attribute_weight``)."""
+    ``loss`` × ``vision.attribute_weight``);
+    ``location_loss``: the location head's L1 loss on the answer's ``<loc_k>`` tokens (:mod:`.location_head`) or
+    ``None`` (included in ``loss`` × ``lm.location_weight``);
+    ``hidden``: the LM's last hidden states [B, T, H] where asked for (generation with the location head)."""
 
     loss: torch.Tensor | None
     logits: torch.Tensor | None
@@ -61,6 +65,8 @@ class VistaOutput:
     grounding_loss: torch.Tensor | None = None
     region_text_loss: torch.Tensor | None = None
     attribute_loss: torch.Tensor | None = None
+    location_loss: torch.Tensor | None = None
+    hidden: torch.Tensor | None = None
 
 
 class VistaModel(nn.Module):
@@ -98,7 +104,9 @@ class VistaModel(nn.Module):
                 vocab = load_vocab(config.vision.attribute_vocab, "vision.attribute_vocab")
                 config.vision.attribute_words = {g: list(words) for g, words in vocab.items()}
             self.attributes = AttributeHeads(config.vision.dim, config.vision.attribute_words)
-        if config.image_tokenizer.writes_box:  # the <loc_k> token ids in bin order (saved with the weights)
+        # with lm.location_weight > 0: the location head (PixelLLM) on the LM's hidden states
+        self.location_head = LocationHead(config.lm.hidden) if config.lm.location_weight > 0 else None
+        if needs_loc_ids(config):  # the <loc_k> token ids in bin order (saved with the weights)
             self.register_buffer("loc_token_ids", torch.zeros(config.bins, dtype=torch.long))
         self._choose_attention()
 
@@ -281,6 +289,8 @@ class VistaModel(nn.Module):
         # Without logits, run the LM's body and apply the output layer only where a label is predicted.
         selective = not return_logits and labels is not None and not use_cache and self._plain_output_layer()
         lm = self.lm.base_model if selective else self.lm
+        want_hidden = self.location_head is not None and labels is not None
+        extra = {"output_hidden_states": True} if want_hidden and not selective else {}
         if pack:
             plan = plan_packing(attention_mask)
             real = attention_mask.bool()
@@ -289,14 +299,25 @@ class VistaModel(nn.Module):
                 attention_mask=plan.attention_mask(embeds.dtype),
                 position_ids=plan.gather(positions[real]),
                 use_cache=False,
+                **extra,
             )
             packed = out.last_hidden_state if selective else out.logits
             result = packed.new_zeros((*input_ids.shape, packed.shape[-1]))
             result[real] = plan.scatter(packed)
+            if extra:
+                hidden = out.hidden_states[-1].new_zeros((*input_ids.shape, out.hidden_states[-1].shape[-1]))
+                hidden[real] = plan.scatter(out.hidden_states[-1])
         else:
-            out = lm(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=positions, use_cache=use_cache)
+            out = lm(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=positions, use_cache=use_cache,
+                     **extra)  # fmt: skip
             result = out.last_hidden_state if selective else out.logits
             past = out.past_key_values if use_cache else None
+            if extra:
+                hidden = out.hidden_states[-1]
+        if selective:
+            hidden = result
+        elif not extra:
+            hidden = None
         logits = None if selective else result
         loss = None
         if labels is not None:
@@ -337,7 +358,14 @@ class VistaModel(nn.Module):
             a_loss = self.attributes(images.features, attribute_targets)
             if a_loss is not None and loss is not None:
                 loss = loss + self.config.vision.attribute_weight * a_loss
-        return VistaOutput(loss, logits, past, g_loss, rt_loss, a_loss)
+        l_loss = None
+        if want_hidden:
+            bins = bin_lookup(self.loc_token_ids, self.config.lm.vocab_size)[labels[:, 1:].clamp(min=0)]
+            at = (labels[:, 1:] != IGNORE_INDEX) & (bins >= 0)
+            if bool(at.any()):
+                l_loss = location_loss(self.location_head(hidden[:, :-1][at]), bins[at], self.config.bins)
+                loss = loss + self.config.lm.location_weight * l_loss
+        return VistaOutput(loss, logits, past, g_loss, rt_loss, a_loss, l_loss)
 
     def _plain_output_layer(self) -> bool:
         """Whether the LM's logits are exactly its output layer applied to its body's last hidden state (no final
@@ -345,12 +373,15 @@ class VistaModel(nn.Module):
         hf = self.lm.config
         return not getattr(hf, "final_logit_softcapping", None) and getattr(hf, "logit_scale", None) in (None, 1.0)
 
-    def step(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, past_key_values: Any) -> VistaOutput:
-        """One cached decoding step: new ``input_ids`` [B, 1] (text tokens only), ``attention_mask`` [B, past + 1]."""
+    def step(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, past_key_values: Any, hidden: bool = False
+    ) -> VistaOutput:
+        """One cached decoding step: new ``input_ids`` [B, 1] (text tokens only), ``attention_mask`` [B, past + 1].
+        ``hidden``: also return the LM's last hidden states."""
         pos = self.position_ids(attention_mask)[:, -input_ids.shape[1] :]
         out = self.lm(input_ids=input_ids, attention_mask=attention_mask, position_ids=pos,
-                      past_key_values=past_key_values, use_cache=True)  # fmt: skip
-        return VistaOutput(None, out.logits, out.past_key_values)
+                      past_key_values=past_key_values, use_cache=True, output_hidden_states=hidden)  # fmt: skip
+        return VistaOutput(None, out.logits, out.past_key_values, hidden=out.hidden_states[-1] if hidden else None)
 
     # --- checkpoints ---------------------------------------------------------------------------------------------
     def save_pretrained(self, path: str | Path, processor: Any | None = None) -> Path:
@@ -423,10 +454,15 @@ def build_model(config: ModelConfig, tokenizer: Any | None = None, load_weights:
         init_location_rows(lm, ids)
     image_tokenizer = build_image_tokenizer(config.image_tokenizer, config.vision.dim, config.lm.hidden)
     model = VistaModel(config, vision, image_tokenizer, lm)
-    if tokenizer is not None and config.image_tokenizer.writes_box:
+    if tokenizer is not None and needs_loc_ids(config):
         ids = tokenizer.convert_tokens_to_ids([f"<loc_{k}>" for k in range(config.bins)])
         model.loc_token_ids.copy_(torch.tensor(ids, dtype=torch.long))
     return model
+
+
+def needs_loc_ids(config: ModelConfig) -> bool:
+    """Whether the model keeps the ``<loc_k>`` token ids (where tokens write them; the location head reads them)."""
+    return config.image_tokenizer.writes_box or config.lm.location_weight > 0
 
 
 @torch.no_grad()
