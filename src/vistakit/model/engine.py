@@ -25,6 +25,7 @@ from ..data.record import Record, VisualPrompt
 from ..tasks import Prediction
 from .config import LOCATION_READOUTS
 from .constraints import FREE, LocationConstraint, State
+from .language import returned_cache
 from .location_head import location_logprobs
 from .modeling import VistaModel
 from .processor import VistaBatch, VistaProcessor
@@ -80,7 +81,7 @@ class _Runner:
         out = self.model.lm(inputs_embeds=self.embeds, attention_mask=self.mask,
                             position_ids=self.model.position_ids(self.mask), use_cache=self.use_cache,
                             output_hidden_states=self.want_hidden)  # fmt: skip
-        self.past = out.past_key_values if self.use_cache else None
+        self.past = returned_cache(out) if self.use_cache else None
         self.hidden = out.hidden_states[-1][:, -1] if self.want_hidden else None
         return out.logits[:, -1]
 

@@ -3,13 +3,17 @@ local Hugging Face directory (``hf``), with its token embeddings resized to the 
 special tokens).
 
 The returned module is a plain transformers causal LM: ``lm(inputs_embeds=[B, T, H], attention_mask=[B, T],
-position_ids=[B, T], past_key_values=…, use_cache=…) → .logits [B, T, V], .past_key_values``.
+position_ids=[B, T], past_key_values=…, use_cache=…) → .logits [B, T, V], .past_key_values``. Recent
+transformers name the KV cache ``cache`` instead (argument and output); :func:`cache_argument` and
+:func:`returned_cache` hide the difference.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
@@ -17,6 +21,18 @@ from ..registry import Registry
 from .config import LMConfig
 
 LANGUAGE_MODELS: Registry[Callable[[LMConfig, bool], nn.Module]] = Registry("language model")
+
+
+def cache_argument(lm: nn.Module) -> str:
+    """The keyword under which ``lm.forward`` takes the KV cache: ``cache`` (transformers 5.2x on) or
+    ``past_key_values`` (earlier; deprecated later)."""
+    return "cache" if "cache" in inspect.signature(lm.forward).parameters else "past_key_values"
+
+
+def returned_cache(out: Any) -> Any:
+    """The KV cache in an LM output, under either name."""
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else getattr(out, "past_key_values", None)
 
 
 @LANGUAGE_MODELS.register("llama")

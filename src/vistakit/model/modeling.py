@@ -29,7 +29,7 @@ from .attributes import AttributeHeads, load_vocab
 from .config import CONFIG_FILE, ModelConfig, read_config
 from .grounding import grounding_loss, location_embeddings
 from .image_tokenizer import ImageTokens, build_image_tokenizer
-from .language import build_language_model
+from .language import build_language_model, cache_argument, returned_cache
 from .location_head import LocationHead, bin_lookup, location_loss
 from .packing import plan_packing
 from .region_text import RegionTextHead
@@ -311,7 +311,7 @@ class VistaModel(nn.Module):
             out = lm(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=positions, use_cache=use_cache,
                      **extra)  # fmt: skip
             result = out.last_hidden_state if selective else out.logits
-            past = out.past_key_values if use_cache else None
+            past = returned_cache(out) if use_cache else None
             if extra:
                 hidden = out.hidden_states[-1]
         if selective:
@@ -379,9 +379,9 @@ class VistaModel(nn.Module):
         """One cached decoding step: new ``input_ids`` [B, 1] (text tokens only), ``attention_mask`` [B, past + 1].
         ``hidden``: also return the LM's last hidden states."""
         pos = self.position_ids(attention_mask)[:, -input_ids.shape[1] :]
-        out = self.lm(input_ids=input_ids, attention_mask=attention_mask, position_ids=pos,
-                      past_key_values=past_key_values, use_cache=True, output_hidden_states=hidden)  # fmt: skip
-        return VistaOutput(None, out.logits, out.past_key_values, hidden=out.hidden_states[-1] if hidden else None)
+        out = self.lm(input_ids=input_ids, attention_mask=attention_mask, position_ids=pos, use_cache=True,
+                      output_hidden_states=hidden, **{cache_argument(self.lm): past_key_values})  # fmt: skip
+        return VistaOutput(None, out.logits, returned_cache(out), hidden=out.hidden_states[-1] if hidden else None)
 
     # --- checkpoints ---------------------------------------------------------------------------------------------
     def save_pretrained(self, path: str | Path, processor: Any | None = None) -> Path:
