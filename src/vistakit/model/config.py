@@ -162,6 +162,10 @@ class ImageTokenizerConfig:
     ``where_tokens`` (needs ``grounding``; the projector ignores it): the relevance map read out as a box and
     given to the language model as 4 more tokens per image, in its own location vocabulary (``num_queries + 4``
     tokens per image).
+
+    ``zoom_grid`` (g > 0 needs ``where_tokens``): the image's pixels inside that box, grown by ``zoom_margin`` of
+    its size on every side, resampled and encoded by a small CNN into g × g more tokens per image — a close-up of
+    what the instruction names, finer than the patch grid (:mod:`vistakit.model.zoom`).
     """
 
     kind: str = "instruction"
@@ -172,6 +176,8 @@ class ImageTokenizerConfig:
     grounding: bool = False
     grounding_weight: float = 1.0
     where_tokens: bool = False
+    zoom_grid: int = 0
+    zoom_margin: float = 0.25
 
     def validate(self, where: str = "image_tokenizer") -> None:
         _choice(self.kind, IMAGE_TOKENIZER_KINDS, f"{where}.kind")
@@ -182,6 +188,13 @@ class ImageTokenizerConfig:
             raise ValueError(f"{where}.grounding_weight must be a number >= 0, got {self.grounding_weight!r}")
         if self.where_tokens and self.kind == "instruction" and not self.grounding:
             raise ValueError(f"{where}.where_tokens reads the relevance map: set {where}.grounding=true too")
+        if isinstance(self.zoom_grid, bool) or not isinstance(self.zoom_grid, int) or self.zoom_grid < 0:
+            raise ValueError(f"{where}.zoom_grid must be an integer >= 0 (0: no zoom tokens), got {self.zoom_grid!r}")
+        if self.zoom_grid and not self.writes_box:
+            raise ValueError(f"{where}.zoom_grid zooms into the relevance box: it needs kind 'instruction' and "
+                             f"{where}.where_tokens=true")  # fmt: skip
+        if not (isinstance(self.zoom_margin, (int, float)) and 0 <= self.zoom_margin <= 2):
+            raise ValueError(f"{where}.zoom_margin must be a number in [0, 2], got {self.zoom_margin!r}")
 
     @property
     def writes_box(self) -> bool:
@@ -283,7 +296,8 @@ class ModelConfig:
         """How many ``<image_pad>`` slots (and image tokens) one image takes in the LM sequence."""
         if self.image_tokenizer.kind == "projector":
             return self.vision.num_patches
-        return self.image_tokenizer.num_queries + (WHERE_TOKENS if self.image_tokenizer.writes_box else 0)
+        it = self.image_tokenizer
+        return it.num_queries + (WHERE_TOKENS + it.zoom_grid**2 if it.writes_box else 0)
 
     # --- JSON ------------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

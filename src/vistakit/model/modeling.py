@@ -35,6 +35,7 @@ from .packing import plan_packing
 from .region_text import RegionTextHead
 from .text_tokenizer import IMAGE_PAD, check_tokenizer
 from .vision import build_vision
+from .zoom import RegionZoom
 
 WEIGHTS_FILE = "model.safetensors"
 IGNORE_INDEX = -100
@@ -106,6 +107,9 @@ class VistaModel(nn.Module):
             self.attributes = AttributeHeads(config.vision.dim, config.vision.attribute_words)
         # with lm.location_weight > 0: the location head (PixelLLM) on the LM's hidden states
         self.location_head = LocationHead(config.lm.hidden) if config.lm.location_weight > 0 else None
+        # with image_tokenizer.zoom_grid > 0: a close-up of each image's relevance box as zoom_grid² more tokens
+        it = config.image_tokenizer
+        self.zoom = RegionZoom(it.zoom_grid, config.lm.hidden, it.zoom_margin) if it.zoom_grid and it.writes_box else None
         if needs_loc_ids(config):  # the <loc_k> token ids in bin order (saved with the weights)
             self.register_buffer("loc_token_ids", torch.zeros(config.bins, dtype=torch.long))
         self._choose_attention()
@@ -139,8 +143,9 @@ class VistaModel(nn.Module):
         """Images ``[N_img, 3, S, S]`` (+ their samples' instructions ``[B, L]``) → ``ImageTokens``: ``tokens``
         ``[N_img, T_img, H]``, the tower's patch ``features`` ``[N_img, P, D]`` and, for a grounding tokenizer,
         per-patch ``relevance`` logits ``[N_img, P]``.
-        With ``where_tokens`` the last 4 tokens of each image are its relevance box written as ``<loc_k>``
-        embeddings (:func:`.grounding.location_embeddings`)."""
+        With ``where_tokens`` the next 4 tokens of each image are its relevance box written as ``<loc_k>``
+        embeddings (:func:`.grounding.location_embeddings`); with ``zoom_grid`` g, g² zoom tokens follow
+        (:mod:`.zoom`)."""
         embed = self.lm.get_input_embeddings()
         instruction = embed(instruction_ids)[image_to_sample]
         mask = instruction_mask.bool()[image_to_sample]
@@ -158,7 +163,10 @@ class VistaModel(nn.Module):
         if out.box is None:
             return out
         where = location_embeddings(out.box, embed.weight[self.loc_token_ids])
-        return out._replace(tokens=torch.cat([out.tokens, where.to(out.tokens.dtype)], 1))
+        parts = [out.tokens, where.to(out.tokens.dtype)]
+        if self.zoom is not None:
+            parts.append(self.zoom(pixel_values, out.box).to(out.tokens.dtype))
+        return out._replace(tokens=torch.cat(parts, 1))
 
     def plain_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """The tower's patch features ``[N, P, D]`` for no instruction (an instruction-conditioned tower gets a zero
