@@ -84,6 +84,7 @@ def save_checkpoint(
     model.save_pretrained(tmp, processor)
     tensors = {
         "optimizer": optimizer.state_dict(),
+        "param_names": optimizer_param_names(optimizer, model),
         "scheduler": scheduler.state_dict(),
         "torch_rng": torch.get_rng_state(),
     }
@@ -112,13 +113,67 @@ def read_trainer_state(folder: str | Path) -> dict[str, Any]:
     return state
 
 
-def restore_training_state(folder: str | Path, optimizer: torch.optim.Optimizer, scheduler: Any) -> None:
-    """Load optimizer, scheduler and RNG state saved by :func:`save_checkpoint` (safe: ``weights_only``)."""
+def optimizer_param_names(optimizer: torch.optim.Optimizer, model: Any) -> list[str]:
+    """The names (``model.named_parameters()``) of the optimizer's parameters, in its own order (group by group)."""
+    names = {id(p): n for n, p in model.named_parameters()}
+    return [names.get(id(p), "?") for g in optimizer.param_groups for p in g["params"]]
+
+
+def _aligned_optimizer_state(saved: dict[str, Any], saved_names: list[str] | None,
+                             optimizer: torch.optim.Optimizer, model: Any, where: Path) -> dict[str, Any]:  # fmt: skip
+    """``saved`` (an optimizer ``state_dict``) with its per-parameter entries moved to the positions of the same
+    parameters in ``optimizer``: by name where the checkpoint recorded them, else (checkpoints written before it
+    did) by position, or by shape among the parameters whose positions no longer fit — a model rebuilt from its
+    config may register some modules in another order (e.g. word groups read back from sorted JSON)."""
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    names = optimizer_param_names(optimizer, model)
+    if len(saved["param_groups"]) != len(optimizer.param_groups) or \
+            sum(len(g["params"]) for g in saved["param_groups"]) != len(params):  # fmt: skip
+        raise ValueError(f"{where}: its optimizer state covers other parameters than this model's; resume it with "
+                         f"the settings it was trained with")  # fmt: skip
+    state = saved["state"]
+    if saved_names is not None:
+        if sorted(saved_names) != sorted(names):
+            missing = sorted(set(names) - set(saved_names))[:3]
+            raise ValueError(f"{where}: its optimizer state names other parameters than this model's (e.g. "
+                             f"{missing}); resume it with the settings it was trained with")  # fmt: skip
+        index = {n: i for i, n in enumerate(saved_names)}
+        order = [index[n] for n in names]
+    else:
+        def shape(i: int) -> tuple[int, ...] | None:
+            s = state.get(i, {}).get("exp_avg")
+            return tuple(s.shape) if s is not None else None
+
+        order = list(range(len(params)))
+        bad = [i for i in order if shape(i) not in (None, tuple(params[i].shape))]
+        for i in bad:  # a parameter whose saved moments do not fit: take the unique misplaced entry that does
+            fits = [j for j in bad if shape(j) == tuple(params[i].shape)]
+            if len(fits) != 1:
+                raise ValueError(f"{where}: its optimizer state does not fit this model's parameters (no unique "
+                                 f"match for {names[i]} {list(params[i].shape)}); resume it with the settings it "
+                                 f"was trained with")  # fmt: skip
+            order[i] = fits[0]
+    groups, k = [], 0
+    for g in saved["param_groups"]:
+        groups.append({**g, "params": list(range(k, k + len(g["params"])))})
+        k += len(g["params"])
+    return {"state": {i: state[j] for i, j in enumerate(order) if j in state}, "param_groups": groups}
+
+
+def restore_training_state(
+    folder: str | Path, optimizer: torch.optim.Optimizer, scheduler: Any, model: Any | None = None
+) -> None:
+    """Load optimizer, scheduler and RNG state saved by :func:`save_checkpoint` (safe: ``weights_only``). With
+    ``model``, each parameter gets its own saved optimizer state even if the rebuilt model orders its parameters
+    differently (:func:`_aligned_optimizer_state`)."""
     path = Path(folder) / TENSOR_STATE_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{folder} is not a training checkpoint: no {TENSOR_STATE_FILE}")
     tensors = torch.load(path, map_location="cpu", weights_only=True)
-    optimizer.load_state_dict(tensors["optimizer"])
+    saved = tensors["optimizer"]
+    if model is not None:
+        saved = _aligned_optimizer_state(saved, tensors.get("param_names"), optimizer, model, path)
+    optimizer.load_state_dict(saved)
     scheduler.load_state_dict(tensors["scheduler"])
     torch.set_rng_state(tensors["torch_rng"])
     if "cuda_rng" in tensors and torch.cuda.is_available():

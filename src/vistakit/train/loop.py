@@ -127,7 +127,7 @@ class Trainer:
         self.optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay, cfg.betas)
         self.scheduler = build_scheduler(self.optimizer, cfg.steps, cfg.warmup, cfg.min_lr_ratio, cfg.schedule)
         if latest is not None:
-            ckpt.restore_training_state(latest, self.optimizer, self.scheduler)
+            ckpt.restore_training_state(latest, self.optimizer, self.scheduler, self.model)
         self.latest = latest
         self._val_batches = self._fixed_val_batches()
 
