@@ -51,6 +51,16 @@ def test_tasks_that_do_not_ground_give_no_target_rows_and_empty_answers_zeros():
     assert out[1].tolist() == [0.0] * 4
 
 
+def test_vqa_grounds_only_records_that_list_their_referents():
+    t = ImageTransform.fit((16, 16), 16)
+    plain = record("vqa", [(16, 16)], answers=["yes"])
+    cited = record("vqa", [(16, 16)], answers=["yes"], boxes=[[0.0, 0.0, 8.0, 8.0], [8.0, 8.0, 16.0, 16.0]],
+                   labels=["red circle", "star"])  # fmt: skip
+    out = grounding_targets([plain, cited], [[t], [t]], grid=2)
+    assert out[0].tolist() == [NO_TARGET] * 4
+    assert out[1].tolist() == [1.0, 0.0, 0.0, 1.0]  # both objects the question names
+
+
 def test_loss_skips_rows_without_targets():
     relevance = torch.tensor([[5.0, -5.0], [0.0, 0.0]])
     targets = torch.tensor([[1.0, 0.0], [NO_TARGET, NO_TARGET]])

@@ -37,6 +37,9 @@ def records() -> dict[str, Record]:
         "reg": make("reg", Targets(answers=["the red circle"]), prompt="<image>\nDescribe <region>.",
                     visual_prompts=[VisualPrompt("box", 0, box=[40.0, 30.0, 200.0, 180.0])]),  # fmt: skip
         "vqa": make("vqa", Targets(answers=["red"])),
+        "vqa_grounded": make("vqa", Targets(answers=["yes"], boxes=[[40.0, 30.0, 200.0, 180.0], [10, 10, 60, 50],
+                                                                  [250, 150, 300, 230]],
+                                            labels=["red circle", "square", "square"])),  # fmt: skip
         "rec": make("rec", Targets(boxes=[[40.0, 30.0, 200.0, 180.0]], labels=["red circle"])),
         "res": make("res", Targets(masks=[disk_rle(120, 110, 60)], labels=["red circle"])),
         "grec": make("grec", Targets(boxes=[[10, 10, 130, 120], [150, 60, 300, 230]], labels=["shapes", "shapes"])),

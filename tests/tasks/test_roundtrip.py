@@ -11,7 +11,7 @@ from vistakit.geometry import Mask, SequenceGrammar, box_iou_xyxy
 from vistakit.tasks import get_task
 
 GRAMMAR = SequenceGrammar(1000)
-CASES = ["caption", "reg", "vqa", "rec", "res", "grec", "grec_none", "gres", "gres_none", "grounded_caption",
+CASES = ["caption", "reg", "vqa", "vqa_grounded", "rec", "res", "grec", "grec_none", "gres", "gres_none", "grounded_caption",
          "detection", "pose", "attcoseg", "coseg", "nlvr", "which_image", "generate", "edit"]  # fmt: skip
 
 
@@ -44,7 +44,7 @@ def test_roundtrip_recovers_targets(records, case):
         assert np.abs(kp.xy - np.asarray(t.keypoints[0]["xy"])).max() <= 0.5
     if case.endswith("_none"):
         assert pred.empty and len(pred.boxes) == 0 and pred.masks == []
-    if case in ("caption", "reg", "vqa", "grounded_caption"):
+    if case in ("caption", "reg", "vqa", "vqa_grounded", "grounded_caption"):
         assert pred.text == t.answers[0]
     if case == "grounded_caption":
         assert pred.labels == ["circle", "square"]
@@ -67,7 +67,9 @@ def test_self_score_is_perfect(records, case):
         assert value >= lo, (name, value)
 
 
-@pytest.mark.parametrize("case", ["rec", "res", "grec", "detection", "which_image", "nlvr", "attcoseg", "vqa"])
+@pytest.mark.parametrize(
+    "case", ["rec", "res", "grec", "detection", "which_image", "nlvr", "attcoseg", "vqa", "vqa_grounded"]
+)
 def test_wrong_answer_scores_low(records, case):
     rec = records[case]
     task = get_task(rec.task)
@@ -80,6 +82,22 @@ def test_wrong_answer_scores_low(records, case):
 def test_detection_answer_names_each_instance(records):
     answer, _ = roundtrip(records["detection"])
     assert answer.count("<p>") == 2 and answer.startswith("<p>circle</p><box>")
+
+
+def test_grounded_vqa_cites_referents_then_answers(records):
+    answer, pred = roundtrip(records["vqa_grounded"])
+    # one phrase per run of equal labels, then the answer after the last region
+    assert answer.startswith("<p>red circle</p><box>") and answer.count("<p>square</p>") == 1
+    assert answer.endswith("</box> yes")
+    assert pred.labels == ["red circle", "square", "square"]
+    task, sizes = get_task("vqa"), records["vqa"].image_sizes
+    # the answer is what follows the last region, whatever precedes it; plain answers pass through
+    assert task.parse("<p>red</p><none> no", sizes, GRAMMAR).text == "no"
+    assert task.parse("<p>red circle</p><box><loc_1><loc_2> yes", sizes, GRAMMAR).text == "yes"  # unclosed box
+    assert task.parse("square", sizes, GRAMMAR).text == "square"
+    with pytest.raises(ValueError, match="one label per box"):
+        task.build_answer(records["vqa_grounded"].targets.__class__(answers=["yes"], boxes=[[0, 0, 5, 5]]), sizes,
+                          GRAMMAR)  # fmt: skip
 
 
 def test_attcoseg_and_which_image_tags_are_zero_based(records):

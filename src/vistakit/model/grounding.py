@@ -3,8 +3,8 @@
 The instruction-guided tokenizer (with ``image_tokenizer.grounding``) scores every patch of an image for its
 sample's instruction — a relevance logit per patch — and adds the scores to its queries' cross-attention, so the
 queries gather the named object's patches. Those scores get a direct, dense training signal here: for samples of
-a task whose targets are exactly the regions the instruction names (``Task.grounds``: REC, RES, GREC, GRES,
-AttCoSeg, detection), the target is the fraction of each patch the target masks (or boxes) cover, on the model's
+a task whose targets are exactly the regions the instruction names (``Task.grounds_record``: REC, RES, GREC, GRES,
+AttCoSeg, detection, and VQA records that list their question's referents), the target is the fraction of each patch the target masks (or boxes) cover, on the model's
 canvas. A dense per-patch target is learned far faster by a from-scratch vision tower than a box through the
 language model (``benchmarks/localization_probe.py``).
 
@@ -147,7 +147,7 @@ def grounding_targets(
     what the sample's instruction names; ``NO_TARGET`` rows for samples of tasks that do not ground."""
     rows = []
     for record, ts in zip(records, transforms):
-        grounds = get_task(record.task).grounds
+        grounds = get_task(record.task).grounds_record(record)
         for k, t in enumerate(ts):
             if not grounds:
                 rows.append(np.full(grid * grid, NO_TARGET, np.float32))

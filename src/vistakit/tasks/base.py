@@ -62,7 +62,8 @@ class Task:
     ``prompt_templates`` are ``str.format`` templates of the question (without ``<image>`` placeholders, which
     :meth:`make_prompt` adds); every template of a task uses the same slots.
     ``grounds``: the targets' boxes / masks are exactly the regions the instruction names, so they may teach the
-    image tokenizer where to look (its grounding loss, :mod:`vistakit.model.grounding`).
+    image tokenizer where to look (its grounding loss, :mod:`vistakit.model.grounding`); :meth:`grounds_record`
+    decides it per record (VQA grounds the records that list their question's referents).
     """
 
     name: ClassVar[str] = ""
@@ -70,6 +71,10 @@ class Task:
     prompt_templates: ClassVar[tuple[str, ...]] = ()
     num_images: ClassVar[int | None] = 1
     grounds: ClassVar[bool] = False
+
+    def grounds_record(self, record: Record) -> bool:
+        """Whether this record's target regions are what its instruction names (default: :attr:`grounds`)."""
+        return self.grounds
 
     # --- prompts ------------------------------------------------------------------------------------------
     @property

@@ -1,11 +1,28 @@
-"""``vqa``: answer a question about the image. Answer: plain text; scored by exact match (normalised) against
-any reference in ``targets.answers``."""
+"""``vqa``: answer a question about the image. Scored by exact match (normalised) against any reference in
+``targets.answers``.
+
+Answer: plain text (``targets.answers[0]``) — or, when the record's targets also list the question's referents
+(``boxes`` with their ``labels``: the objects the question names, e.g. ShapesWorld's ``--vqa-referents``), a
+grounded answer that cites them first and then answers: ``<p>red circle</p><box>…</box><p>star</p><box>…</box>
+yes`` (consecutive boxes with one label share one phrase). The model localizes what it is asked about before it
+answers, as in grounded chain-of-thought (Shikra) — and its referring skills carry over to relational questions.
+The parser's ``text`` is what follows the last cited region (the whole text when there is none); the cited
+boxes come back in ``boxes`` / ``labels``.
+"""
 
 from __future__ import annotations
 
-from ..data.record import Record
+import re
+from typing import Sequence
+
+from ..data.record import Record, Targets
+from ..geometry import SequenceGrammar
+from ..geometry.sequence import ParseResult
 from .base import Prediction, register_task
-from .common import TextAnswerTask
+from .common import Size, TextAnswerTask, encode_box, phrase, spans_to_prediction
+
+# The end of the last cited region: everything after it is the answer.
+_LAST_REGION = re.compile(r".*(?:</box>|</point>|</mask>|</kps>|</p>|<none>)", re.DOTALL)
 
 
 @register_task
@@ -17,6 +34,36 @@ class VQA(TextAnswerTask):
         "Question: {question} Answer with a word or a short phrase.",
         "{question} Answer briefly.",
     )
+
+    def grounds_record(self, record: Record) -> bool:
+        return bool(record.targets.boxes)  # the question's referents: what it names
+
+    def build_answer(self, targets: Targets, image_sizes: Sequence[Size], grammar: SequenceGrammar) -> str:
+        answer = super().build_answer(targets, image_sizes, grammar)
+        if not targets.boxes:
+            return answer
+        labels = targets.labels or []
+        if len(labels) != len(targets.boxes):
+            raise ValueError(
+                f"task 'vqa' cites its referents with one label per box; got {len(targets.boxes)} box(es) and "
+                f"{len(labels)} label(s)"
+            )
+        out, last = [], None
+        for box, label in zip(targets.boxes, labels):
+            if label != last:
+                out.append(phrase(label))
+            out.append(encode_box(box, image_sizes[0], grammar))
+            last = label
+        return "".join(out) + " " + answer
+
+    def parse(self, text: str, image_sizes: Sequence[Size], grammar: SequenceGrammar) -> Prediction:
+        pred = super().parse(text, image_sizes, grammar)  # never raises; reads the cited boxes
+        if isinstance(text, str) and (m := _LAST_REGION.match(text)):
+            pred.text = grammar.decode(text[m.end() :]).text
+        return pred
+
+    def read(self, res: ParseResult, image_sizes: Sequence[Size]) -> Prediction:
+        return spans_to_prediction(res, image_sizes, ("box",))
 
     def score(self, golds: list[Record], preds: list[Prediction]) -> dict[str, float]:
         from ..metrics.vqa import vqa_accuracy

@@ -216,3 +216,32 @@ def test_meta_instances_list_every_visible_object(dataset):
             assert not (target & ~np.any(masks, axis=0)).any(), rec.id  # nothing outside the listed objects
             checked += 1
     assert checked >= 5
+
+
+def test_vqa_referents_are_the_objects_the_question_names():
+    """``vqa_referents``: the same questions and answers (it draws nothing at random), plus the boxes and phrases
+    of the objects each question names — which is what the grounded VQA answer cites."""
+    from vistakit.data.shapesworld.examples import visible_box
+
+    plain, cited = _examples("vqa", 80), _examples("vqa", 80, vqa_referents=True)
+    kinds = set()
+    for a, b in zip(plain, cited):
+        assert a.slots == b.slots and a.targets.answers == b.targets.answers
+        assert a.targets.boxes is None and a.scenes[0].to_json() == b.scenes[0].to_json()
+        scene, kind, answer = b.scenes[0], b.meta["question_kind"], b.targets.answers[0]
+        kinds.add(kind)
+        boxes, labels = b.targets.boxes, b.targets.labels
+        assert len(boxes) == len(labels)
+        for box, label in zip(boxes, labels):
+            assert label in b.slots["question"], (label, b.slots)
+            named = matching(scene, _desc_from_words(label))
+            assert any(visible_box(scene, i) == box for i in named), (label, box)
+        if kind == "count":
+            assert len(boxes) == int(answer)
+        elif kind == "exist":
+            assert (answer == "yes") == bool(boxes)
+        elif kind in ("position", "size"):
+            assert len(boxes) == 2 and labels[0] != labels[1]
+        else:
+            assert len(boxes) == 1
+    assert kinds == {"colour", "shape", "count", "exist", "position", "size"}

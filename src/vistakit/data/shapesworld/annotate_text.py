@@ -1,5 +1,10 @@
 """Coarse, text-only tasks derived from a scene: ``caption`` (several phrasings, all kept as references) and
-``vqa`` (colour, shape, count, existence, relative position and size comparison; yes/no and open answers)."""
+``vqa`` (colour, shape, count, existence, relative position and size comparison; yes/no and open answers).
+
+Every question kind also names its *referents* — the objects the question is about, each with the phrase the
+question uses for it. With ``Context.vqa_referents`` on (``vistakit data generate --vqa-referents``) they are
+written to the record's ``targets.boxes`` / ``labels``, and the VQA answer cites them before answering
+(:mod:`vistakit.tasks.vqa`); off (the default), the records are exactly those of earlier versions."""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import Callable
 
 from ...registry import Registry
 from ..record import Targets
-from .examples import ANNOTATORS, Context, Example
+from .examples import ANNOTATORS, Context, Example, visible_box
 from .language import article, desc_of, holds, list_phrase, matching, number_word, phrase, unique_descriptions
 from .scene import SHAPES, SIZES, Scene
 
@@ -55,8 +60,10 @@ def caption(ctx: Context) -> Example:
     return Example("caption", [scene], {}, Targets(answers=refs))
 
 
-# --- VQA: each question kind returns (question, answer) or None when the scene cannot support it ----------
-Question = Callable[[Context, Scene], "tuple[str, str] | None"]
+# --- VQA: each question kind returns (question, answer, referents) or None when the scene cannot support it -
+Referents = list[tuple[int, str]]  # (object index, the phrase the question uses for it), in question order
+QA = tuple[str, str, Referents]
+Question = Callable[[Context, Scene], "QA | None"]
 QUESTIONS: Registry[Question] = Registry("ShapesWorld question kind")
 
 
@@ -70,40 +77,42 @@ def _described(ctx: Context, scene: Scene, without: str) -> tuple[int, dict[str,
 
 
 @QUESTIONS.register("colour")
-def _colour(ctx: Context, scene: Scene) -> tuple[str, str] | None:
+def _colour(ctx: Context, scene: Scene) -> QA | None:
     found = _described(ctx, scene, "colour")
     if found is None:
         return None
     i, d = found
-    return f"What colour is the {phrase(d)}?", scene.objects[i].colour
+    return f"What colour is the {phrase(d)}?", scene.objects[i].colour, [(i, phrase(d))]
 
 
 @QUESTIONS.register("shape")
-def _shape(ctx: Context, scene: Scene) -> tuple[str, str] | None:
+def _shape(ctx: Context, scene: Scene) -> QA | None:
     found = _described(ctx, scene, "shape")
     if found is None:
         return None
     i, d = found
-    return f"What shape is the {phrase(d)}?", scene.objects[i].shape
+    return f"What shape is the {phrase(d)}?", scene.objects[i].shape, [(i, phrase(d))]
 
 
 @QUESTIONS.register("count")
-def _count(ctx: Context, scene: Scene) -> tuple[str, str] | None:
+def _count(ctx: Context, scene: Scene) -> QA | None:
     o = scene.objects[ctx.pick(scene, range(len(scene.objects)))]
     attrs = ctx.choice((("shape",), ("colour", "shape"), ("colour",)))
     d = desc_of(o, attrs)
     if ctx.rng.random() < 0.15 and "shape" in d:  # sometimes ask about something absent: the answer is 0
         d = {**d, "shape": ctx.choice(SHAPES)}
-    return f"How many {phrase(d, plural=True)} are there?", str(len(matching(scene, d)))
+    found = matching(scene, d)
+    return f"How many {phrase(d, plural=True)} are there?", str(len(found)), [(i, phrase(d)) for i in found]
 
 
 @QUESTIONS.register("exist")
-def _exist(ctx: Context, scene: Scene) -> tuple[str, str] | None:
+def _exist(ctx: Context, scene: Scene) -> QA | None:
     colour, shape = ctx.combo()
     d = {"colour": colour, "shape": shape}
     if ctx.rng.random() < 0.5:  # ask about a present object half the time so "yes" is as common as "no"
         d = desc_of(scene.objects[ctx.pick(scene, range(len(scene.objects)))], ("colour", "shape"))
-    return f"Is there {article(phrase(d))}?", "yes" if matching(scene, d) else "no"
+    found = matching(scene, d)
+    return f"Is there {article(phrase(d))}?", "yes" if found else "no", [(i, phrase(d)) for i in found]
 
 
 def _pair(ctx: Context, scene: Scene, ok: Callable[[int, int], bool]) -> tuple[int, int, str, str] | None:
@@ -116,18 +125,18 @@ def _pair(ctx: Context, scene: Scene, ok: Callable[[int, int], bool]) -> tuple[i
 
 
 @QUESTIONS.register("position")
-def _position(ctx: Context, scene: Scene) -> tuple[str, str] | None:
+def _position(ctx: Context, scene: Scene) -> QA | None:
     rel = ctx.choice(("left of", "right of", "above", "below"))
     found = _pair(ctx, scene, lambda a, b: holds(scene, a, b, rel) is not None)
     if found is None:
         return None
     a, b, pa, pb = found
     where = {"left of": "to the left of", "right of": "to the right of", "above": "above", "below": "below"}[rel]
-    return f"Is the {pa} {where} the {pb}?", "yes" if holds(scene, a, b, rel) else "no"
+    return f"Is the {pa} {where} the {pb}?", "yes" if holds(scene, a, b, rel) else "no", [(a, pa), (b, pb)]
 
 
 @QUESTIONS.register("size")
-def _size(ctx: Context, scene: Scene) -> tuple[str, str] | None:
+def _size(ctx: Context, scene: Scene) -> QA | None:
     objs = scene.objects
     found = _pair(
         ctx, scene, lambda a, b: objs[a].size != objs[b].size and not objs[a].is_figure and not objs[b].is_figure
@@ -137,8 +146,8 @@ def _size(ctx: Context, scene: Scene) -> tuple[str, str] | None:
     a, b, pa, pb = found
     bigger = SIZES.index(objs[a].size) > SIZES.index(objs[b].size)
     if ctx.rng.random() < 0.5:
-        return f"Is the {pa} larger than the {pb}?", "yes" if bigger else "no"
-    return f"Which is larger, the {pa} or the {pb}?", f"the {pa if bigger else pb}"
+        return f"Is the {pa} larger than the {pb}?", "yes" if bigger else "no", [(a, pa), (b, pb)]
+    return f"Which is larger, the {pa} or the {pb}?", f"the {pa if bigger else pb}", [(a, pa), (b, pb)]
 
 
 @ANNOTATORS.register("vqa")
@@ -149,6 +158,11 @@ def vqa(ctx: Context) -> Example:
         qa = QUESTIONS.get(kind)(ctx, scene)
         if qa is None:
             return None
-        return Example("vqa", [scene], {"question": qa[0]}, Targets(answers=[qa[1]]), meta={"question_kind": kind})
+        question, answer, referents = qa
+        targets = Targets(answers=[answer])
+        if ctx.vqa_referents:
+            targets.boxes = [visible_box(scene, i) for i, _ in referents]
+            targets.labels = [label for _, label in referents]
+        return Example("vqa", [scene], {"question": question}, targets, meta={"question_kind": kind})
 
     return ctx.retry(make)

@@ -41,12 +41,14 @@ class Context:
     """Randomness and constraints for one sample.
 
     ``focus`` (compositional split only) is a held-out (colour, shape) pair that every sample must show and
-    should ask about; ``holdout`` are the pairs ordinary samples never show.
+    should ask about; ``holdout`` are the pairs ordinary samples never show. ``vqa_referents``: VQA records
+    list the objects their question names as targets (boxes + labels); it draws nothing from ``rng``.
     """
 
     rng: np.random.Generator
     sampler: SceneSampler
     focus: Combo | None = None
+    vqa_referents: bool = False
 
     @property
     def holdout(self) -> frozenset[Combo]:

@@ -54,6 +54,7 @@ class GenerateConfig:
     max_objects: int = 5
     compress_level: int = 1
     bins: int = ANSWER_BINS
+    vqa_referents: bool = False
 
     def __post_init__(self) -> None:
         if self.split not in SPLIT_STREAMS:
@@ -84,7 +85,7 @@ def make_example(cfg: GenerateConfig, index: int, sampler: SceneSampler | None =
     rng, prng = sample_rngs(cfg.seed, cfg.split, index)
     tasks = cfg.task_list
     focus = cfg.holdout[index % len(cfg.holdout)] if cfg.split == "compositional" else None
-    ctx = Context(rng, sampler or SceneSampler(cfg.scene_config()), focus)
+    ctx = Context(rng, sampler or SceneSampler(cfg.scene_config()), focus, vqa_referents=cfg.vqa_referents)
     return ANNOTATORS.get(tasks[index % len(tasks)])(ctx), prng
 
 
@@ -161,7 +162,7 @@ def generate_split(out_dir: str | Path, cfg: GenerateConfig) -> dict[str, Any]:
     info["tasks"][cfg.split] = dict(sorted(counts.items()))
     info["generator"][cfg.split] = {
         "seed": cfg.seed, "size": cfg.size, "tasks": cfg.task_list, "holdout": [list(c) for c in cfg.holdout],
-        "max_objects": cfg.max_objects,
+        "max_objects": cfg.max_objects, "vqa_referents": cfg.vqa_referents,
     }  # fmt: skip
     info_path.write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
     return info
