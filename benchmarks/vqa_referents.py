@@ -1,12 +1,12 @@
 """Grounded VQA: does the model box what the question names, and does its answer follow from its own boxes?
 
 Reads the predictions ``vistakit eval --predictions DIR`` wrote for ``vqa`` on a split generated with
-``--vqa-referents`` (so each gold record lists its question's referents) and prints, per question kind: the
+``--cite-referents vqa`` (so each gold record lists its question's referents) and prints, per question kind: the
 share of answers citing as many boxes as there are referents, the cited boxes' Acc@0.5 and mean IoU against the
 referents (in order), and the answer accuracy. For position questions it also checks the answer against the
 model's own two boxes (is the first box's centre on the asked side of the second's?).
 
-    python benchmarks/vqa_referents.py data/sw_devvqa/val.jsonl results/vqa_probe/cited/vqa.jsonl
+    python benchmarks/vqa_referents.py data/sw_dev_vqa/val.jsonl results/cite_probe_vqa/cited/vqa.jsonl
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def side_answer(question: str, boxes: np.ndarray) -> str | None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("gold", type=Path, help="the split's JSON Lines file (generated with --vqa-referents)")
+    ap.add_argument("gold", type=Path, help="the split's JSON Lines file (generated with --cite-referents vqa)")
     ap.add_argument("pred", type=Path, help="vqa predictions ({id, answer} per line)")
     ap.add_argument("--bins", type=int, default=64, help="location bins of the answers (default 64)")
     args = ap.parse_args()
@@ -64,7 +64,7 @@ def main() -> None:
                 r["follows_boxes"].append(own == norm_text(pred.text))
                 r["boxes_right"].append(own == rec.targets.answers[0])
     if not rows:
-        raise SystemExit(f"no vqa record of {args.gold} lists its referents: generate it with --vqa-referents")
+        raise SystemExit(f"no vqa record of {args.gold} lists its referents: generate it with --cite-referents vqa")
     print(f"{'kind':10s} {'n':>4s} {'accuracy':>8s} {'n boxes ok':>10s} {'box acc50':>9s} {'box IoU':>7s}")
     for kind in sorted(rows):
         r = rows[kind]

@@ -61,6 +61,16 @@ def test_vqa_grounds_only_records_that_list_their_referents():
     assert out[1].tolist() == [1.0, 0.0, 0.0, 1.0]  # both objects the question names
 
 
+def test_cited_nlvr_grounds_each_image_on_its_own_referents():
+    t = ImageTransform.fit((16, 16), 16)
+    plain = record("nlvr", [(16, 16), (16, 16)], answers=["true"])
+    cited = record("nlvr", [(16, 16), (16, 16)], answers=["false"], boxes=[[8.0, 0.0, 16.0, 8.0]],
+                   labels=["star"], image_ids=[1])  # fmt: skip
+    out = grounding_targets([plain, cited], [[t, t], [t, t]], grid=2)
+    assert out[:2].tolist() == [[NO_TARGET] * 4] * 2
+    assert out[2].tolist() == [0.0] * 4 and out[3].tolist() == [0.0, 1.0, 0.0, 0.0]
+
+
 def test_loss_skips_rows_without_targets():
     relevance = torch.tensor([[5.0, -5.0], [0.0, 0.0]])
     targets = torch.tensor([[1.0, 0.0], [NO_TARGET, NO_TARGET]])
@@ -73,7 +83,9 @@ def test_loss_skips_rows_without_targets():
 
 def test_grounding_model_adds_the_loss_and_the_processor_the_targets(tokenizer, tmp_path):
     config = tiny_config(
-        image_tokenizer=ImageTokenizerConfig(kind="instruction", num_queries=4, depth=1, heads=2, dim=32, grounding=True)
+        image_tokenizer=ImageTokenizerConfig(
+            kind="instruction", num_queries=4, depth=1, heads=2, dim=32, grounding=True
+        )
     )
     torch.manual_seed(0)
     model = build_model(config, tokenizer)

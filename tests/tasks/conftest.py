@@ -59,6 +59,8 @@ def records() -> dict[str, Record]:
         "coseg": make("coseg", Targets(image_ids=[0, 1], masks=[disk_rle(100, 100, 50), disk_rle(200, 120, 70)],
                                        labels=["circle", "circle"]), n_images=2),  # fmt: skip
         "nlvr": make("nlvr", Targets(answers=["true"]), n_images=2),
+        "nlvr_cited": make("nlvr", Targets(answers=["false"], boxes=[[10, 10, 60, 50], [250, 150, 300, 230]],
+                                           labels=["square", "square"], image_ids=[1, 1]), n_images=3),  # fmt: skip
         "which_image": make("which_image", Targets(image_ids=[2]), n_images=3),
         "generate": Record(id="g", task="generate", images=[], image_sizes=[], prompt="Draw a red circle.",
                            meta={"scene": {"shapes": []}}),  # fmt: skip

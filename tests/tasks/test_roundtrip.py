@@ -7,11 +7,12 @@ import math
 import numpy as np
 import pytest
 
+from vistakit.data import Targets
 from vistakit.geometry import Mask, SequenceGrammar, box_iou_xyxy
 from vistakit.tasks import get_task
 
 GRAMMAR = SequenceGrammar(1000)
-CASES = ["caption", "reg", "vqa", "vqa_grounded", "rec", "res", "grec", "grec_none", "gres", "gres_none", "grounded_caption",
+CASES = ["caption", "reg", "vqa", "vqa_grounded", "nlvr_cited", "rec", "res", "grec", "grec_none", "gres", "gres_none", "grounded_caption",
          "detection", "pose", "attcoseg", "coseg", "nlvr", "which_image", "generate", "edit"]  # fmt: skip
 
 
@@ -68,7 +69,7 @@ def test_self_score_is_perfect(records, case):
 
 
 @pytest.mark.parametrize(
-    "case", ["rec", "res", "grec", "detection", "which_image", "nlvr", "attcoseg", "vqa", "vqa_grounded"]
+    "case", ["rec", "res", "grec", "detection", "which_image", "nlvr", "attcoseg", "vqa", "vqa_grounded", "nlvr_cited"]
 )
 def test_wrong_answer_scores_low(records, case):
     rec = records[case]
@@ -98,6 +99,18 @@ def test_grounded_vqa_cites_referents_then_answers(records):
     with pytest.raises(ValueError, match="one label per box"):
         task.build_answer(records["vqa_grounded"].targets.__class__(answers=["yes"], boxes=[[0, 0, 5, 5]]), sizes,
                           GRAMMAR)  # fmt: skip
+
+
+def test_cited_nlvr_goes_image_by_image_then_judges(records):
+    answer, pred = roundtrip(records["nlvr_cited"])
+    assert answer.startswith("<img_0><none><img_1><p>square</p><box>") and answer.endswith("<img_2><none> false")
+    assert answer.count("<p>square</p>") == 1 and pred.text == "false" and pred.image_ids == [1, 1]
+    sizes = records["nlvr_cited"].image_sizes
+    # the verdict is read after the last region: words inside cited phrases do not count
+    assert get_task("nlvr").parse("<img_0><p>no</p><none> true", sizes, GRAMMAR).text == "true"
+    assert get_task("nlvr").parse("true", sizes, GRAMMAR).text == "true"
+    with pytest.raises(ValueError, match="image_ids"):
+        get_task("nlvr").build_answer(Targets(answers=["true"], boxes=[[0, 0, 5, 5]], labels=["a"]), sizes, GRAMMAR)
 
 
 def test_attcoseg_and_which_image_tags_are_zero_based(records):

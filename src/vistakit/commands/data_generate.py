@@ -30,19 +30,21 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--holdout", type=_holdout, default=None,
                    help="held-out colour:shape pairs, comma-separated, or 'none' (default purple:star)")  # fmt: skip
     p.add_argument("--max-objects", type=int, default=5, help="most objects per scene (default 5)")
-    p.add_argument("--vqa-referents", action="store_true",
-                   help="VQA records list the objects each question names (targets boxes + labels), so VQA "
-                        "answers cite them before answering (docs/shapesworld.md)")  # fmt: skip
+    p.add_argument("--cite-referents", default="", metavar="TASKS",
+                   help="comma-separated tasks (vqa, nlvr) whose records list the objects their question or "
+                        "statement names (targets boxes + labels), so their answers cite them before answering "
+                        "(docs/shapesworld.md); default none")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
     from ..data.shapesworld import DEFAULT_HOLDOUT, DEFAULT_SIZE, GenerateConfig, generate_split
 
+    cite = tuple(t.strip() for t in args.cite_referents.split(",") if t.strip())
     cfg = GenerateConfig(
         split=args.split, n=args.n, seed=args.seed,
         tasks=tuple(t.strip() for t in args.tasks.split(",") if t.strip()),
         size=args.size or DEFAULT_SIZE, holdout=DEFAULT_HOLDOUT if args.holdout is None else args.holdout,
-        max_objects=args.max_objects, vqa_referents=args.vqa_referents,
+        max_objects=args.max_objects, cite_referents=cite,
     )  # fmt: skip
     t0 = time.perf_counter()
     info = generate_split(args.out, cfg)

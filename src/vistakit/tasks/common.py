@@ -136,6 +136,40 @@ def union_mask(masks: Sequence[np.ndarray], size: Sequence[int]) -> np.ndarray:
     return out
 
 
+# The end of the last region an answer cites: what follows it is the answer proper (grounded VQA / NLVR).
+_LAST_REGION = re.compile(r".*(?:</box>|</point>|</mask>|</kps>|</p>|<none>)", re.DOTALL)
+
+
+def text_after_regions(text: str, grammar: SequenceGrammar) -> str:
+    """The plain text after the last cited region of ``text`` (all of it when it cites none). Never raises."""
+    m = _LAST_REGION.match(text)
+    return grammar.decode(text[m.end() :] if m else text).text
+
+
+def cite_regions(targets: Targets, image_sizes: Sequence[Size], grammar: SequenceGrammar, task: str) -> str:
+    """``targets.boxes`` with their ``labels`` as ``<p>label</p><box>…</box>…`` (one phrase per run of equal
+    labels) — per image (``<img_k>`` then its boxes, or ``<none>``) on a multi-image sample."""
+    boxes, labels = targets.boxes or [], targets.labels or []
+    if len(labels) != len(boxes):
+        raise ValueError(f"task {task!r} cites its referents with one label per box; got {len(boxes)} box(es) and "
+                         f"{len(labels)} label(s)")  # fmt: skip
+    owners = targets.image_ids if len(image_sizes) > 1 else [0] * len(boxes)
+    if owners is None or len(owners) != len(boxes):
+        raise ValueError(f"task {task!r} on {len(image_sizes)} images needs targets.image_ids, one per box")
+    out = []
+    for k, size in enumerate(image_sizes):
+        mine = [(b, lab) for b, lab, o in zip(boxes, labels, owners) if o == k]
+        if len(image_sizes) > 1:
+            out.append(image_tag(k) + ("" if mine else "<none>"))
+        last = None
+        for box, label in mine:
+            if label != last:
+                out.append(phrase(label))
+            out.append(encode_box(box, size, grammar))
+            last = label
+    return "".join(out)
+
+
 def norm_text(text: str) -> str:
     """Lower case, punctuation dropped, whitespace collapsed (for exact-match accuracy)."""
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
@@ -164,6 +198,4 @@ def per_image_masks(
     image_ids: Sequence[int], masks: Sequence[np.ndarray], image_sizes: Sequence[Sequence[int]]
 ) -> list[np.ndarray]:
     """One H×W bool mask per image of the sample: the union of the masks given for it (all False if none)."""
-    return [
-        union_mask([m for k2, m in zip(image_ids, masks) if k2 == k], size) for k, size in enumerate(image_sizes)
-    ]
+    return [union_mask([m for k2, m in zip(image_ids, masks) if k2 == k], size) for k, size in enumerate(image_sizes)]

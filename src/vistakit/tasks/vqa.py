@@ -2,7 +2,7 @@
 ``targets.answers``.
 
 Answer: plain text (``targets.answers[0]``) — or, when the record's targets also list the question's referents
-(``boxes`` with their ``labels``: the objects the question names, e.g. ShapesWorld's ``--vqa-referents``), a
+(``boxes`` with their ``labels``: the objects the question names, e.g. ShapesWorld's ``--cite-referents vqa``), a
 grounded answer that cites them first and then answers: ``<p>red circle</p><box>…</box><p>star</p><box>…</box>
 yes`` (consecutive boxes with one label share one phrase). The model localizes what it is asked about before it
 answers, as in grounded chain-of-thought (Shikra) — and its referring skills carry over to relational questions.
@@ -12,17 +12,13 @@ boxes come back in ``boxes`` / ``labels``.
 
 from __future__ import annotations
 
-import re
 from typing import Sequence
 
 from ..data.record import Record, Targets
 from ..geometry import SequenceGrammar
 from ..geometry.sequence import ParseResult
 from .base import Prediction, register_task
-from .common import Size, TextAnswerTask, encode_box, phrase, spans_to_prediction
-
-# The end of the last cited region: everything after it is the answer.
-_LAST_REGION = re.compile(r".*(?:</box>|</point>|</mask>|</kps>|</p>|<none>)", re.DOTALL)
+from .common import Size, TextAnswerTask, cite_regions, spans_to_prediction, text_after_regions
 
 
 @register_task
@@ -42,24 +38,12 @@ class VQA(TextAnswerTask):
         answer = super().build_answer(targets, image_sizes, grammar)
         if not targets.boxes:
             return answer
-        labels = targets.labels or []
-        if len(labels) != len(targets.boxes):
-            raise ValueError(
-                f"task 'vqa' cites its referents with one label per box; got {len(targets.boxes)} box(es) and "
-                f"{len(labels)} label(s)"
-            )
-        out, last = [], None
-        for box, label in zip(targets.boxes, labels):
-            if label != last:
-                out.append(phrase(label))
-            out.append(encode_box(box, image_sizes[0], grammar))
-            last = label
-        return "".join(out) + " " + answer
+        return cite_regions(targets, image_sizes[:1], grammar, self.name) + " " + answer
 
     def parse(self, text: str, image_sizes: Sequence[Size], grammar: SequenceGrammar) -> Prediction:
         pred = super().parse(text, image_sizes, grammar)  # never raises; reads the cited boxes
-        if isinstance(text, str) and (m := _LAST_REGION.match(text)):
-            pred.text = grammar.decode(text[m.end() :]).text
+        if isinstance(text, str):
+            pred.text = text_after_regions(text, grammar)
         return pred
 
     def read(self, res: ParseResult, image_sizes: Sequence[Size]) -> Prediction:

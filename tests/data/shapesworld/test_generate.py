@@ -219,11 +219,11 @@ def test_meta_instances_list_every_visible_object(dataset):
 
 
 def test_vqa_referents_are_the_objects_the_question_names():
-    """``vqa_referents``: the same questions and answers (it draws nothing at random), plus the boxes and phrases
+    """``cite_referents``: the same questions and answers (it draws nothing at random), plus the boxes and phrases
     of the objects each question names — which is what the grounded VQA answer cites."""
     from vistakit.data.shapesworld.examples import visible_box
 
-    plain, cited = _examples("vqa", 80), _examples("vqa", 80, vqa_referents=True)
+    plain, cited = _examples("vqa", 80), _examples("vqa", 80, cite_referents=("vqa",))
     kinds = set()
     for a, b in zip(plain, cited):
         assert a.slots == b.slots and a.targets.answers == b.targets.answers
@@ -245,3 +245,31 @@ def test_vqa_referents_are_the_objects_the_question_names():
         else:
             assert len(boxes) == 1
     assert kinds == {"colour", "shape", "count", "exist", "position", "size"}
+
+
+def test_nlvr_referents_are_every_named_object_of_each_image():
+    from vistakit.data.shapesworld.examples import visible_box
+
+    plain, cited = _examples("nlvr", 60), _examples("nlvr", 60, cite_referents=("nlvr",))
+    kinds = set()
+    for a, b in zip(plain, cited):
+        assert a.slots == b.slots and a.targets.answers == b.targets.answers and a.targets.boxes is None
+        kinds.add(b.meta["statement_kind"])
+        t = b.targets
+        assert len(t.boxes) == len(t.labels) == len(t.image_ids)
+        label = t.labels[0] if t.labels else None
+        for k, scene in enumerate(b.scenes):
+            mine = [box for box, o in zip(t.boxes, t.image_ids) if o == k]
+            if label is not None:
+                named = matching(scene, _desc_from_words(label))
+                assert sorted(mine) == sorted(visible_box(scene, i) for i in named)
+        if b.meta["statement_kind"] != "count":  # both / only: truth follows from presence per image
+            has = [k in t.image_ids for k in range(2)]
+            truth = all(has) if b.slots["statement"].startswith("Both") else has == [False, True]
+            assert (t.answers[0] == "true") == truth
+    assert kinds == {"both", "only", "count"}
+
+
+def test_cite_referents_refuses_other_tasks():
+    with pytest.raises(ValueError, match="rec cannot cite referents"):
+        GenerateConfig(cite_referents=("rec",))

@@ -89,14 +89,15 @@ def coseg(ctx: Context) -> Example:
     return ctx.retry(make)
 
 
-def _count_statement(ctx: Context, a: Scene, b: Scene) -> tuple[str, bool]:
+def _count_statement(ctx: Context, a: Scene, b: Scene) -> tuple[str, bool, dict[str, str]]:
     shape = ctx.choice(SHAPES)
     na, nb = len(matching(a, {"shape": shape})), len(matching(b, {"shape": shape}))
     plural = phrase({"shape": shape}, plural=True)
     if ctx.rng.random() < 0.5:
-        return f"The first image has more {plural} than the second image.", na > nb
+        return f"The first image has more {plural} than the second image.", na > nb, {"shape": shape}
     n = int(ctx.rng.integers(0, 4))
-    return f"There are exactly {number_word(n)} {plural if n != 1 else shape} in the two images together.", na + nb == n
+    statement = f"There are exactly {number_word(n)} {plural if n != 1 else shape} in the two images together."
+    return statement, na + nb == n, {"shape": shape}
 
 
 @ANNOTATORS.register("nlvr")
@@ -110,7 +111,7 @@ def nlvr(ctx: Context) -> Example:
         p = phrase(d)
         if kind == "count":
             a, b = ctx.scene(), ctx.scene()
-            statement, truth = _count_statement(ctx, a, b)
+            statement, truth, d = _count_statement(ctx, a, b)
         else:
             has = [ctx.rng.random() < 0.5, ctx.rng.random() < 0.5]
             if ctx.focus and not any(has):  # the compositional split must show the held-out pair
@@ -127,10 +128,13 @@ def nlvr(ctx: Context) -> Example:
                 )
         if truth != want_true:
             return None
-        answer = "true" if truth else "false"
-        return Example(
-            "nlvr", [a, b], {"statement": statement}, Targets(answers=[answer]), meta={"statement_kind": kind}
-        )
+        targets = Targets(answers=["true" if truth else "false"])
+        if "nlvr" in ctx.cite_referents:  # every object of either image that the statement names
+            found = [(k, i) for k, s in enumerate((a, b)) for i in matching(s, d)]
+            targets.boxes = [visible_box((a, b)[k], i) for k, i in found]
+            targets.labels = [phrase(d)] * len(found)
+            targets.image_ids = [k for k, _ in found]
+        return Example("nlvr", [a, b], {"statement": statement}, targets, meta={"statement_kind": kind})
 
     return ctx.retry(make, tries=200)
 

@@ -2,7 +2,7 @@
 ``vqa`` (colour, shape, count, existence, relative position and size comparison; yes/no and open answers).
 
 Every question kind also names its *referents* — the objects the question is about, each with the phrase the
-question uses for it. With ``Context.vqa_referents`` on (``vistakit data generate --vqa-referents``) they are
+question uses for it. With ``"vqa" in Context.cite_referents`` (``vistakit data generate --cite-referents vqa``) they are
 written to the record's ``targets.boxes`` / ``labels``, and the VQA answer cites them before answering
 (:mod:`vistakit.tasks.vqa`); off (the default), the records are exactly those of earlier versions."""
 
@@ -160,7 +160,7 @@ def vqa(ctx: Context) -> Example:
             return None
         question, answer, referents = qa
         targets = Targets(answers=[answer])
-        if ctx.vqa_referents:
+        if "vqa" in ctx.cite_referents:
             targets.boxes = [visible_box(scene, i) for i, _ in referents]
             targets.labels = [label for _, label in referents]
         return Example("vqa", [scene], {"question": question}, targets, meta={"question_kind": kind})

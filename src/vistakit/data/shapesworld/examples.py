@@ -41,14 +41,15 @@ class Context:
     """Randomness and constraints for one sample.
 
     ``focus`` (compositional split only) is a held-out (colour, shape) pair that every sample must show and
-    should ask about; ``holdout`` are the pairs ordinary samples never show. ``vqa_referents``: VQA records
-    list the objects their question names as targets (boxes + labels); it draws nothing from ``rng``.
+    should ask about; ``holdout`` are the pairs ordinary samples never show. ``cite_referents``: the tasks (``vqa``,
+    ``nlvr``) whose records list the objects their text names as targets, for answers that cite them first; it
+    draws nothing from ``rng``.
     """
 
     rng: np.random.Generator
     sampler: SceneSampler
     focus: Combo | None = None
-    vqa_referents: bool = False
+    cite_referents: frozenset[str] = frozenset()
 
     @property
     def holdout(self) -> frozenset[Combo]:

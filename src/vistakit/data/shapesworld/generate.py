@@ -41,9 +41,13 @@ def task_names() -> list[str]:
     return ANNOTATORS.names()
 
 
+CITING_TASKS = ("vqa", "nlvr")  # tasks whose records can list the objects their text names (cite_referents)
+
+
 @dataclass(frozen=True)
 class GenerateConfig:
-    """One split's settings. ``tasks`` empty means all; ``size`` is the square image side in pixels."""
+    """One split's settings. ``tasks`` empty means all; ``size`` is the square image side in pixels;
+    ``cite_referents`` names the tasks (of :data:`CITING_TASKS`) whose records list what their text names."""
 
     split: str = "train"
     n: int = 100
@@ -54,7 +58,7 @@ class GenerateConfig:
     max_objects: int = 5
     compress_level: int = 1
     bins: int = ANSWER_BINS
-    vqa_referents: bool = False
+    cite_referents: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.split not in SPLIT_STREAMS:
@@ -63,6 +67,10 @@ class GenerateConfig:
             raise ValueError(f"the number of samples must be >= 0, got {self.n}")
         for t in self.tasks:
             ANNOTATORS.get(t)  # unknown names raise, listing the known ones
+        bad = sorted(set(self.cite_referents) - set(CITING_TASKS))
+        if bad:
+            raise ValueError(f"cite_referents: {', '.join(bad)} cannot cite referents; expected some of "
+                             f"{', '.join(CITING_TASKS)}")  # fmt: skip
         if self.split == "compositional" and not self.holdout:
             raise ValueError("the compositional split needs at least one held-out (colour, shape) pair")
 
@@ -85,7 +93,8 @@ def make_example(cfg: GenerateConfig, index: int, sampler: SceneSampler | None =
     rng, prng = sample_rngs(cfg.seed, cfg.split, index)
     tasks = cfg.task_list
     focus = cfg.holdout[index % len(cfg.holdout)] if cfg.split == "compositional" else None
-    ctx = Context(rng, sampler or SceneSampler(cfg.scene_config()), focus, vqa_referents=cfg.vqa_referents)
+    ctx = Context(rng, sampler or SceneSampler(cfg.scene_config()), focus,
+                  cite_referents=frozenset(cfg.cite_referents))  # fmt: skip
     return ANNOTATORS.get(tasks[index % len(tasks)])(ctx), prng
 
 
@@ -162,7 +171,7 @@ def generate_split(out_dir: str | Path, cfg: GenerateConfig) -> dict[str, Any]:
     info["tasks"][cfg.split] = dict(sorted(counts.items()))
     info["generator"][cfg.split] = {
         "seed": cfg.seed, "size": cfg.size, "tasks": cfg.task_list, "holdout": [list(c) for c in cfg.holdout],
-        "max_objects": cfg.max_objects, "vqa_referents": cfg.vqa_referents,
+        "max_objects": cfg.max_objects, "cite_referents": list(cfg.cite_referents),
     }  # fmt: skip
     info_path.write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
     return info
