@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Answers that cite their referents, A/B on top of the shipped reference model (README, "Grounded VQA answers" and
-# "Grounded NLVR verdicts"). For TASK (vqa or nlvr): two fine-tunes of the reference for 1,200 steps of its
+# Answers that cite their referents, A/B on top of the shipped reference model (docs/experiments.md, "Grounded
+# answers"). For TASK (vqa or nlvr): two fine-tunes of the reference for 1,200 steps of its
 # mixture with TASK weighted 3 (init=, lr 3e-4), on the same 40,000 training records generated without and with
 # `--cite-referents TASK` — the only difference is that in `cited` every TASK answer first boxes the objects its
 # question / statement names. Both are scored on 600 TASK records of a development split (seed 11, used by no

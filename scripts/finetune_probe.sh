@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Quick A/B tests of new model parts on top of the shipped reference model (README, "Fine-tuning probes"): each
+# Quick A/B tests of new model parts on top of the shipped reference model (docs/experiments.md, "Fine-tuning probes"): each
 # variant fine-tunes the reference for 1,200 steps of its own mixture (init=, lr 3e-4) with one part added fresh,
 # beside a control with nothing added; all are scored on a development split (seed 11: neither the training nor
 # the test splits use it). About 20 minutes of training per variant on a 2-core CPU.
