@@ -21,14 +21,16 @@ import argparse
 import json
 import re
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from vistakit.data import Record
 from vistakit.data.dataset import RecordDataset
 from vistakit.data.shapesworld.language import NUMBER_WORDS
 from vistakit.geometry import SequenceGrammar, box_iou_xyxy
-from vistakit.tasks import get_task
+from vistakit.tasks import Prediction, get_task
 from vistakit.tasks.common import norm_text
 
 SIDES = {"to the left of": (0, -1), "to the right of": (0, 1), "above": (1, -1), "below": (1, 1)}
@@ -54,16 +56,19 @@ def count_verdict(statement: str, counts: list[int]) -> str | None:
     return None
 
 
-def vqa_report(gold: dict, lines: list[str], grammar: SequenceGrammar) -> None:
-    task = get_task("vqa")
-    rows: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+def cited(task: str, gold: dict, lines: list[str], grammar: SequenceGrammar) -> Iterator[tuple[Record, Prediction]]:
+    """(gold record, parsed prediction) for each prediction whose gold record lists its referents."""
     for line in lines:
         p = json.loads(line)
         rec = gold.get(p["id"])
-        if rec is None or rec.targets.boxes is None:
-            continue
+        if rec is not None and rec.targets.boxes is not None:
+            yield rec, get_task(task).parse(p["answer"], rec.image_sizes, grammar)
+
+
+def vqa_report(gold: dict, lines: list[str], grammar: SequenceGrammar) -> None:
+    rows: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for rec, pred in cited("vqa", gold, lines, grammar):
         kind = rec.meta.get("question_kind", "?")
-        pred = task.parse(p["answer"], rec.image_sizes, grammar)
         ref = np.asarray(rec.targets.boxes, float).reshape(-1, 4)
         r = rows[kind]
         r["correct"].append(norm_text(pred.text) in {norm_text(a) for a in rec.targets.answers or []})
@@ -91,14 +96,8 @@ def vqa_report(gold: dict, lines: list[str], grammar: SequenceGrammar) -> None:
 
 
 def nlvr_report(gold: dict, lines: list[str], grammar: SequenceGrammar) -> None:
-    task = get_task("nlvr")
     rows: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    for line in lines:
-        p = json.loads(line)
-        rec = gold.get(p["id"])
-        if rec is None or rec.targets.boxes is None:
-            continue
-        pred = task.parse(p["answer"], rec.image_sizes, grammar)
+    for rec, pred in cited("nlvr", gold, lines, grammar):
         n = len(rec.images)
         gold_counts = [list(rec.targets.image_ids or []).count(k) for k in range(n)]
         own_counts = [pred.image_ids.count(k) for k in range(n)]
@@ -115,7 +114,9 @@ def nlvr_report(gold: dict, lines: list[str], grammar: SequenceGrammar) -> None:
     for kind in sorted(rows):
         r = rows[kind]
         follows = f"{np.mean(r['follows']):22.2f}" if r["follows"] else f"{'-':>22s}"
-        print(f"{kind:10s} {len(r['correct']):4d} {np.mean(r['correct']):8.2f} {np.mean(r['counts_ok']):19.2f} {follows}")
+        print(
+            f"{kind:10s} {len(r['correct']):4d} {np.mean(r['correct']):8.2f} {np.mean(r['counts_ok']):19.2f} {follows}"
+        )
 
 
 def main() -> None:
