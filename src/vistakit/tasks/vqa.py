@@ -5,7 +5,7 @@ Answer: plain text (``targets.answers[0]``) — or, when the record's targets al
 (``boxes`` with their ``labels``: the objects the question names, e.g. ShapesWorld's ``--cite-referents vqa``), a
 grounded answer that cites them first and then answers: ``<p>red circle</p><box>…</box><p>star</p><box>…</box>
 yes`` (consecutive boxes with one label share one phrase). The model localizes what it is asked about before it
-answers, as in grounded chain-of-thought (Shikra) — and its referring skills carry over to relational questions.
+answers, as in grounded chain-of-thought (Shikra); measured on ShapesWorld in docs/experiments.md.
 The parser's ``text`` is what follows the last cited region (the whole text when there is none); the cited
 boxes come back in ``boxes`` / ``labels``.
 """
