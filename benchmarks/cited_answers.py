@@ -50,9 +50,10 @@ def count_verdict(statement: str, counts: list[int]) -> str | None:
     """'true' / 'false' for a ShapesWorld NLVR counting statement given the per-image counts, None otherwise."""
     if "has more" in statement:
         return "true" if counts[0] > counts[1] else "false"
-    m = re.search(r"exactly (\w+) ", statement)
-    if m and m.group(1) in NUMBER_WORDS:
-        return "true" if sum(counts) == NUMBER_WORDS.index(m.group(1)) else "false"
+    m = re.search(r"(?:exactly (\w+)|There are (no)) \w+ in the two images together", statement)
+    word = m and (m.group(1) or m.group(2))
+    if word in NUMBER_WORDS:
+        return "true" if sum(counts) == NUMBER_WORDS.index(word) else "false"
     return None
 
 
@@ -101,7 +102,7 @@ def nlvr_report(gold: dict, lines: list[str], grammar: SequenceGrammar) -> None:
         n = len(rec.images)
         gold_counts = [list(rec.targets.image_ids or []).count(k) for k in range(n)]
         own_counts = [pred.image_ids.count(k) for k in range(n)]
-        kind = "more" if "has more" in rec.prompt else "exactly" if "exactly" in rec.prompt else "presence"
+        kind = "more" if "has more" in rec.prompt else "exactly" if "together" in rec.prompt else "presence"
         r = rows[kind]
         r["correct"].append(pred.text == rec.targets.answers[0])
         r["counts_ok"].append(own_counts == gold_counts)

@@ -165,6 +165,30 @@ def test_which_image_has_one_answer_and_nlvr_is_balanced():
     assert 15 <= answers.count("true") <= 45
 
 
+def test_nlvr_counting_statements_agree_in_number_and_are_true_when_labelled_true():
+    from vistakit.data.shapesworld.language import NUMBER_WORDS
+
+    seen = set()
+    for ex in _examples("nlvr", 200):
+        statement = ex.slots["statement"]
+        if not statement.endswith("in the two images together."):
+            continue
+        words = statement.split()
+        if words[2] == "no":  # "There are no stars in …"
+            n, shape = 0, words[3]
+            assert words[:2] == ["There", "are"]
+        else:  # "There is exactly one star in …" / "There are exactly two stars in …"
+            n, shape = NUMBER_WORDS.index(words[3]), words[4]
+            assert n > 0, statement  # never "exactly no stars"
+            assert words[:3] == (["There", "is", "exactly"] if n == 1 else ["There", "are", "exactly"]), statement
+        assert shape.endswith("s") == (n != 1), statement
+        single = shape[:-1] if n != 1 else shape
+        total = sum(len(matching(s, {"shape": single})) for s in ex.scenes)
+        assert (ex.targets.answers[0] == "true") == (total == n), statement
+        seen.add(min(n, 2))
+    assert seen == {0, 1, 2}
+
+
 def _combos(ex):
     from vistakit.data.shapesworld.scene import Scene
 

@@ -96,7 +96,12 @@ def _count_statement(ctx: Context, a: Scene, b: Scene) -> tuple[str, bool, dict[
     if ctx.rng.random() < 0.5:
         return f"The first image has more {plural} than the second image.", na > nb, {"shape": shape}
     n = int(ctx.rng.integers(0, 4))
-    statement = f"There are exactly {number_word(n)} {plural if n != 1 else shape} in the two images together."
+    if n == 0:
+        statement = f"There are no {plural} in the two images together."
+    elif n == 1:
+        statement = f"There is exactly one {shape} in the two images together."
+    else:
+        statement = f"There are exactly {number_word(n)} {plural} in the two images together."
     return statement, na + nb == n, {"shape": shape}
 
 
