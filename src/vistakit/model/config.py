@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -166,6 +167,12 @@ class ImageTokenizerConfig:
     ``zoom_grid`` (g > 0 needs ``where_tokens``): the image's pixels inside that box, grown by ``zoom_margin`` of
     its size on every side, resampled and encoded by a small CNN into g × g more tokens per image — a close-up of
     what the instruction names, finer than the patch grid (:mod:`vistakit.model.zoom`).
+
+    ``fine_patches`` (kind ``instruction``; needs the from-scratch ``vit`` tower with the ``conv`` stem): the
+    tokenizer reads a patch grid twice as fine — each patch feature of the tower repeated over its 2 × 2 sub-patches
+    plus a projection (zero at initialisation) of the stem's map at that resolution — so its relevance map, the
+    where tokens' box and the queries' cross-attention resolve half a patch. The tower, its attribute heads and
+    everything else keep the patch grid; a model trained without it starts out unchanged when it is switched on.
     """
 
     kind: str = "instruction"
@@ -178,9 +185,15 @@ class ImageTokenizerConfig:
     where_tokens: bool = False
     zoom_grid: int = 0
     zoom_margin: float = 0.25
+    fine_patches: bool = False
 
     def validate(self, where: str = "image_tokenizer") -> None:
         _choice(self.kind, IMAGE_TOKENIZER_KINDS, f"{where}.kind")
+        if type(self.fine_patches) is not bool:
+            raise ValueError(f"{where}.fine_patches must be true or false, got {self.fine_patches!r}")
+        if self.fine_patches and self.kind != "instruction":
+            raise ValueError(f"{where}.fine_patches refines the instruction-guided tokenizer's patches: it needs "
+                             f"{where}.kind 'instruction', got {self.kind!r}")  # fmt: skip
         _positive(self, ("num_queries", "depth", "heads", "dim"), where)
         if self.dim % self.heads:
             raise ValueError(f"{where}.dim {self.dim} must be divisible by heads {self.heads}")
@@ -283,6 +296,11 @@ class ModelConfig:
         if isinstance(self.mask_points, bool) or not isinstance(self.mask_points, int) or self.mask_points < 3:
             raise ValueError(f"mask_points must be an integer >= 3, got {self.mask_points!r}")
         get_sampler(self.sampler)
+        v = self.vision
+        if self.image_tokenizer.fine_patches and not (v.kind == "vit" and v.stem == "conv" and v.patch_size >= 4):
+            raise ValueError("image_tokenizer.fine_patches reads the conv stem's map at half the patch size: it needs "
+                             f"vision.kind 'vit', vision.stem 'conv' and vision.patch_size >= 4, got {v.kind!r}, "
+                             f"{v.stem!r}, {v.patch_size}")  # fmt: skip
         if self.canvas != self.vision.image_size:
             raise ValueError(f"canvas {self.canvas} must equal vision.image_size {self.vision.image_size}")
         if not 1 <= self.max_images <= MAX_IMAGES:
@@ -290,6 +308,13 @@ class ModelConfig:
                 f"max_images must be in 1..{MAX_IMAGES} (the grammar names <img_0>..), got {self.max_images}"
             )
         return self
+
+    @property
+    def relevance_grid(self) -> int:
+        """Side of the image tokenizer's patch grid — its relevance map and grounding targets: the tower's patch
+        grid, twice as fine with ``image_tokenizer.fine_patches``."""
+        grid = math.isqrt(self.vision.num_patches)
+        return 2 * grid if self.image_tokenizer.fine_patches else grid
 
     @property
     def tokens_per_image(self) -> int:

@@ -13,6 +13,12 @@ are returned for the grounding loss. With ``config.where_tokens`` the map is als
 (:class:`~vistakit.model.grounding.SoftBox`), returned as ``ImageTokens.box``; the model writes it as four
 location-token embeddings after the queries.
 
+With ``config.fine_patches`` the patches it reads (keys of its cross-attention, and the relevance map) are on a
+grid twice as fine: each tower feature repeated over its 2 × 2 sub-patches plus a projection of the tower stem's
+map at that resolution (``fine`` [N_img, C, 2g, 2g]; the projection starts at zero), and every sub-patch key gets
+a bias of -log 4 — so a tokenizer trained on the coarse grid computes exactly what it did until the projection
+learns something (four equal keys at logit l - log 4 weigh what one key at l did).
+
 ``projector`` — the ablation: an MLP over every patch, ``P`` tokens per image, the instruction unused.
 
 Shapes: ``patches`` [N_img, P, D_vision]; ``instruction`` [N_img, L, H_lm] (each image gets its own sample's
@@ -22,6 +28,7 @@ instruction embeddings); ``instruction_mask`` BoolTensor [N_img, L] (True: a rea
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -32,6 +39,7 @@ from ..registry import Registry
 from .config import ImageTokenizerConfig
 from .grounding import RelevanceHead, SoftBox
 from .vision import Attention, Mlp
+
 
 class ImageTokens(NamedTuple):
     tokens: torch.Tensor  # [N_img, T, H_lm]
@@ -63,12 +71,19 @@ class QueryLayer(nn.Module):
 class InstructionGuidedTokenizer(nn.Module):
     """VistaLLM's instruction-guided image tokenizer: ``Q = config.num_queries`` tokens per image."""
 
-    def __init__(self, config: ImageTokenizerConfig, vision_dim: int, lm_hidden: int) -> None:
+    def __init__(self, config: ImageTokenizerConfig, vision_dim: int, lm_hidden: int, fine_dim: int = 0) -> None:
         super().__init__()
         self.config = config
         d = config.dim
         self.queries = nn.Parameter(torch.randn(config.num_queries, d) * 0.02)
         self.patch_proj = nn.Linear(vision_dim, d)
+        self.fine_proj = None
+        if config.fine_patches:
+            if fine_dim <= 0:
+                raise ValueError("image_tokenizer.fine_patches needs the tower's fine stem map (fine_dim > 0)")
+            self.fine_proj = nn.Linear(fine_dim, d)
+            nn.init.zeros_(self.fine_proj.weight)
+            nn.init.zeros_(self.fine_proj.bias)
         self.instruction_proj = nn.Linear(lm_hidden, d)
         self.type_embed = nn.Parameter(torch.zeros(2, d))  # 0: patch key, 1: instruction key
         self.layers = nn.ModuleList(QueryLayer(d, config.heads) for _ in range(config.depth))
@@ -78,25 +93,48 @@ class InstructionGuidedTokenizer(nn.Module):
         self.relevance_gain = nn.Parameter(torch.ones(config.depth)) if config.grounding else None
         self.soft_box = SoftBox() if config.where_tokens else None
 
-    def forward(self, patches: torch.Tensor, instruction: torch.Tensor, instruction_mask: torch.Tensor) -> ImageTokens:
-        n, p, _ = patches.shape
-        patch_ctx = self.patch_proj(patches) + self.type_embed[0]
+    def forward(
+        self,
+        patches: torch.Tensor,
+        instruction: torch.Tensor,
+        instruction_mask: torch.Tensor,
+        fine: torch.Tensor | None = None,
+    ) -> ImageTokens:
+        patch_ctx = self.patch_proj(patches)
+        if self.fine_proj is not None:
+            patch_ctx = self._refine(patch_ctx, fine)
+        n, p, _ = patch_ctx.shape
+        patch_ctx = patch_ctx + self.type_embed[0]
         context = torch.cat([patch_ctx, self.instruction_proj(instruction) + self.type_embed[1]], 1)
         key_mask = torch.cat([instruction_mask.new_ones(n, p), instruction_mask], 1).bool()
         q = self.queries[None].expand(n, -1, -1).to(patches.dtype)
         relevance = None
         if self.relevance is not None:
             relevance = self.relevance(patch_ctx, instruction, instruction_mask)
+        if relevance is not None or self.fine_proj is not None:
             blocked = torch.zeros(key_mask.shape, dtype=q.dtype, device=q.device).masked_fill(~key_mask, float("-inf"))
+            if self.fine_proj is not None:
+                blocked[:, :p] = -math.log(4.0)
         for i, layer in enumerate(self.layers):
             if relevance is None:
-                q = layer(q, context, key_mask)
+                q = layer(q, context, key_mask if self.fine_proj is None else blocked)
             else:
                 bias = blocked.clone()
-                bias[:, :p] = relevance.to(q.dtype) * self.relevance_gain[i].to(q.dtype)
+                bias[:, :p] += relevance.to(q.dtype) * self.relevance_gain[i].to(q.dtype)
                 q = layer(q, context, bias)
         box = self.soft_box(relevance) if self.soft_box is not None else None
         return ImageTokens(self.out(self.norm(q)), relevance, box)
+
+    def _refine(self, patch_ctx: torch.Tensor, fine: torch.Tensor | None) -> torch.Tensor:
+        """Coarse patch context ``[N, g², d]`` + stem map ``[N, C, 2g, 2g]`` → fine context ``[N, (2g)², d]``."""
+        n, p, d = patch_ctx.shape
+        g = math.isqrt(p)
+        if fine is None or fine.ndim != 4 or fine.shape[0] != n or tuple(fine.shape[2:]) != (2 * g, 2 * g):
+            got = None if fine is None else list(fine.shape)
+            raise ValueError(f"image_tokenizer.fine_patches needs the stem map [N={n}, C, {2 * g}, {2 * g}], got {got}")
+        coarse = patch_ctx.transpose(1, 2).reshape(n, d, g, g)
+        coarse = coarse.repeat_interleave(2, 2).repeat_interleave(2, 3).flatten(2).transpose(1, 2)
+        return coarse + self.fine_proj(fine.flatten(2).transpose(1, 2).to(patch_ctx.dtype))
 
 
 @IMAGE_TOKENIZERS.register("projector")
@@ -112,6 +150,11 @@ class PatchProjector(nn.Module):
         return ImageTokens(self.mlp(patches))
 
 
-def build_image_tokenizer(config: ImageTokenizerConfig, vision_dim: int, lm_hidden: int) -> nn.Module:
-    """The image tokenizer ``config.kind`` mapping ``vision_dim`` patch features to ``lm_hidden`` tokens."""
+def build_image_tokenizer(
+    config: ImageTokenizerConfig, vision_dim: int, lm_hidden: int, fine_dim: int = 0
+) -> nn.Module:
+    """The image tokenizer ``config.kind`` mapping ``vision_dim`` patch features to ``lm_hidden`` tokens
+    (``fine_dim``: channels of the tower's fine stem map, for ``fine_patches``)."""
+    if config.fine_patches:
+        return IMAGE_TOKENIZERS.get(config.kind)(config, vision_dim, lm_hidden, fine_dim)
     return IMAGE_TOKENIZERS.get(config.kind)(config, vision_dim, lm_hidden)

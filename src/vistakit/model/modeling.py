@@ -142,7 +142,8 @@ class VistaModel(nn.Module):
     ) -> ImageTokens:
         """Images ``[N_img, 3, S, S]`` (+ their samples' instructions ``[B, L]``) → ``ImageTokens``: ``tokens``
         ``[N_img, T_img, H]``, the tower's patch ``features`` ``[N_img, P, D]`` and, for a grounding tokenizer,
-        per-patch ``relevance`` logits ``[N_img, P]``.
+        per-patch ``relevance`` logits ``[N_img, R]`` (``R = config.relevance_grid²``: ``P``, or ``4P`` with
+        ``image_tokenizer.fine_patches``).
         With ``where_tokens`` the next 4 tokens of each image are its relevance box written as ``<loc_k>``
         embeddings (:func:`.grounding.location_embeddings`); with ``zoom_grid`` g, g² zoom tokens follow
         (:mod:`.zoom`)."""
@@ -158,8 +159,13 @@ class VistaModel(nn.Module):
             conditions["condition"] = self.instruction_pool[1](pooled)
         if self.instruction_words is not None:
             conditions.update(words=self.instruction_words(instruction), words_mask=mask)
-        patches = self.vision(pixel_values.to(dtype), **conditions)
-        out = self.image_tokenizer(patches, instruction.to(patches.dtype), mask)._replace(features=patches)
+        if self.config.image_tokenizer.fine_patches:  # the tower's stem map at twice the patch grid, too
+            patches, fine = self.vision(pixel_values.to(dtype), fine=True, **conditions)
+            out = self.image_tokenizer(patches, instruction.to(patches.dtype), mask, fine=fine)
+        else:
+            patches = self.vision(pixel_values.to(dtype), **conditions)
+            out = self.image_tokenizer(patches, instruction.to(patches.dtype), mask)
+        out = out._replace(features=patches)
         if out.box is None:
             return out
         where = location_embeddings(out.box, embed.weight[self.loc_token_ids])
@@ -460,7 +466,8 @@ def build_model(config: ModelConfig, tokenizer: Any | None = None, load_weights:
     if tokenizer is not None and config.lm.loc_init == "sincos":  # a new model (a checkpoint brings its own rows)
         ids = tokenizer.convert_tokens_to_ids([f"<loc_{k}>" for k in range(config.bins)])
         init_location_rows(lm, ids)
-    image_tokenizer = build_image_tokenizer(config.image_tokenizer, config.vision.dim, config.lm.hidden)
+    image_tokenizer = build_image_tokenizer(config.image_tokenizer, config.vision.dim, config.lm.hidden,
+                                            getattr(vision, "fine_dim", 0))  # fmt: skip
     model = VistaModel(config, vision, image_tokenizer, lm)
     if tokenizer is not None and needs_loc_ids(config):
         ids = tokenizer.convert_tokens_to_ids([f"<loc_{k}>" for k in range(config.bins)])

@@ -249,8 +249,7 @@ class VistaProcessor:
             **kwargs,
         )
         if with_answers and self.config.image_tokenizer.grounding:
-            grid = math.isqrt(self.config.vision.num_patches)
-            batch["grounding"] = grounding_targets(records, batch.transforms, grid)
+            batch["grounding"] = grounding_targets(records, batch.transforms, self.config.relevance_grid)
         if with_answers and self.config.vision.region_text_weight > 0:
             grid = math.isqrt(self.config.vision.num_patches)
             regions = region_text_targets(records, batch.transforms, grid, self._ids, self.tokenizer.pad_token_id)
