@@ -53,7 +53,7 @@ def main() -> None:
         batch = processor.from_records(chunk, with_answers=False)
         with torch.no_grad():
             if args.oracle:  # logits whose sharpened sigmoid is exactly the covered fraction of each patch
-                grid = model.config.vision.image_size // model.config.vision.patch_size
+                grid = model.config.relevance_grid
                 cover = grounding_targets(chunk, batch.transforms, grid).clamp(1e-6, 1 - 1e-6)
                 rel = soft_box.offset + torch.logit(cover) / soft_box.sharpness
             else:
