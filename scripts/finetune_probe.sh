@@ -27,7 +27,7 @@ score() {  # name, then eval options
   .venv/bin/vistakit eval --data "$DEV" --split val --tasks "$TASKS" --threads "$THREADS" --no-progress --batch-size 16 \
     --json "$OUT/$name.json" "$@" | tee "$OUT/$name.txt"
 }
-score reference
+[ -f "$OUT/reference.json" ] || score reference  # scored once per OUT
 for name in "${names[@]}"; do
   case "$name" in
     control) extra=() ;;

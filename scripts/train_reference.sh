@@ -9,8 +9,8 @@ OUT=${OUT:-runs/reference}
 THREADS=${THREADS:-2}
 # REUSE_DATA=1 skips regenerating $DATA (generation is deterministic: same seed, same bytes)
 if [ "${REUSE_DATA:-0}" != 1 ]; then
-  .venv/bin/vistakit data generate --out "$DATA" --split train --n 120000 --seed 0 --tasks "$TASKS"
-  .venv/bin/vistakit data generate --out "$DATA" --split val --n 500 --seed 0 --tasks "$TASKS"
+  .venv/bin/vistakit data generate --out "$DATA" --split train --n 120000 --seed 0 --tasks "$TASKS" --cite-referents nlvr
+  .venv/bin/vistakit data generate --out "$DATA" --split val --n 500 --seed 0 --tasks "$TASKS" --cite-referents nlvr
 fi
 .venv/bin/vistakit train --preset tiny --data "$DATA" --out "$OUT" --threads "$THREADS" --no-progress \
   steps=8500 batch_size=32 bf16=true warmup=200 lr=1e-3 eval_every=1000 save_every=500 log_every=50 val_records=8 \
