@@ -173,6 +173,11 @@ class ImageTokenizerConfig:
     plus a projection (zero at initialisation) of the stem's map at that resolution — so its relevance map, the
     where tokens' box and the queries' cross-attention resolve half a patch. The tower, its attribute heads and
     everything else keep the patch grid; a model trained without it starts out unchanged when it is switched on.
+
+    ``what_token`` (needs ``where_tokens``): one more token per image after the where tokens — the tower's patch
+    features averaged under the relevance map (softmax over patches) and mapped to the LM width by an MLP: *what*
+    the named object is (its colour, shape, size, as the attribute heads teach the tower to encode them), beside
+    *where* it is (``num_queries + 4 + 1`` tokens per image).
     """
 
     kind: str = "instruction"
@@ -186,6 +191,7 @@ class ImageTokenizerConfig:
     zoom_grid: int = 0
     zoom_margin: float = 0.25
     fine_patches: bool = False
+    what_token: bool = False
 
     def validate(self, where: str = "image_tokenizer") -> None:
         _choice(self.kind, IMAGE_TOKENIZER_KINDS, f"{where}.kind")
@@ -208,6 +214,11 @@ class ImageTokenizerConfig:
                              f"{where}.where_tokens=true")  # fmt: skip
         if not (isinstance(self.zoom_margin, (int, float)) and 0 <= self.zoom_margin <= 2):
             raise ValueError(f"{where}.zoom_margin must be a number in [0, 2], got {self.zoom_margin!r}")
+        if type(self.what_token) is not bool:
+            raise ValueError(f"{where}.what_token must be true or false, got {self.what_token!r}")
+        if self.what_token and not self.writes_box:
+            raise ValueError(f"{where}.what_token pools the tower's features under the relevance map beside its box: "
+                             f"it needs kind 'instruction' and {where}.where_tokens=true")  # fmt: skip
 
     @property
     def writes_box(self) -> bool:
@@ -322,7 +333,7 @@ class ModelConfig:
         if self.image_tokenizer.kind == "projector":
             return self.vision.num_patches
         it = self.image_tokenizer
-        return it.num_queries + (WHERE_TOKENS + it.zoom_grid**2 if it.writes_box else 0)
+        return it.num_queries + (WHERE_TOKENS + int(it.what_token) + it.zoom_grid**2 if it.writes_box else 0)
 
     # --- JSON ------------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

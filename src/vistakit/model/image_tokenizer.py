@@ -19,6 +19,10 @@ map at that resolution (``fine`` [N_img, C, 2g, 2g]; the projection starts at ze
 a bias of -log 4 — so a tokenizer trained on the coarse grid computes exactly what it did until the projection
 learns something (four equal keys at logit l - log 4 weigh what one key at l did).
 
+With ``config.what_token`` it also returns ``what`` [N_img, H_lm]: the tower's patch features averaged with the
+relevance map's softmax weights (on the fine grid, each patch weighs its four sub-patches' sum), through an MLP
+to the LM width — the named object's appearance as one token; the model places it after the where tokens.
+
 ``projector`` — the ablation: an MLP over every patch, ``P`` tokens per image, the instruction unused.
 
 Shapes: ``patches`` [N_img, P, D_vision]; ``instruction`` [N_img, L, H_lm] (each image gets its own sample's
@@ -46,6 +50,7 @@ class ImageTokens(NamedTuple):
     relevance: torch.Tensor | None = None  # [N_img, P] per-patch relevance logits (grounding tokenizers)
     box: torch.Tensor | None = None  # [N_img, 4] the relevance map's box, x1 y1 x2 y2 in [0, 1] (where_tokens)
     features: torch.Tensor | None = None  # [N_img, P, D] the tower's patch features (set by VistaModel.encode_images)
+    what: torch.Tensor | None = None  # [N_img, H_lm] the features under the relevance map, one token (what_token)
 
 
 IMAGE_TOKENIZERS: Registry[Callable[[ImageTokenizerConfig, int, int], nn.Module]] = Registry("image tokenizer")
@@ -92,6 +97,10 @@ class InstructionGuidedTokenizer(nn.Module):
         self.relevance = RelevanceHead(d, lm_hidden, config.heads) if config.grounding else None
         self.relevance_gain = nn.Parameter(torch.ones(config.depth)) if config.grounding else None
         self.soft_box = SoftBox() if config.where_tokens else None
+        self.what = None
+        if config.what_token:
+            self.what = nn.Sequential(nn.LayerNorm(vision_dim), nn.Linear(vision_dim, lm_hidden), nn.GELU(),
+                                      nn.Linear(lm_hidden, lm_hidden))  # fmt: skip
 
     def forward(
         self,
@@ -123,7 +132,19 @@ class InstructionGuidedTokenizer(nn.Module):
                 bias[:, :p] += relevance.to(q.dtype) * self.relevance_gain[i].to(q.dtype)
                 q = layer(q, context, bias)
         box = self.soft_box(relevance) if self.soft_box is not None else None
-        return ImageTokens(self.out(self.norm(q)), relevance, box)
+        what = self._what(patches, relevance) if self.what is not None and relevance is not None else None
+        return ImageTokens(self.out(self.norm(q)), relevance, box, what=what)
+
+    def _what(self, patches: torch.Tensor, relevance: torch.Tensor) -> torch.Tensor:
+        """Patch features ``[N, P, D]`` averaged with ``softmax(relevance)`` (``[N, P]``, or ``[N, 4P]`` on the
+        fine grid, summed back onto the patches) → ``[N, H_lm]``."""
+        n, p, _ = patches.shape
+        weights = relevance.float().softmax(-1)
+        if weights.shape[1] == 4 * p:  # fine grid (2g)² → the tower's g²: each patch gets its 2 × 2 sub-patches
+            g = math.isqrt(p)
+            weights = weights.view(n, g, 2, g, 2).sum((2, 4)).reshape(n, p)
+        pooled = torch.einsum("np,npd->nd", weights.to(patches.dtype), patches)
+        return self.what(pooled)
 
     def _refine(self, patch_ctx: torch.Tensor, fine: torch.Tensor | None) -> torch.Tensor:
         """Coarse patch context ``[N, g², d]`` + stem map ``[N, C, 2g, 2g]`` → fine context ``[N, (2g)², d]``."""

@@ -145,8 +145,8 @@ class VistaModel(nn.Module):
         per-patch ``relevance`` logits ``[N_img, R]`` (``R = config.relevance_grid²``: ``P``, or ``4P`` with
         ``image_tokenizer.fine_patches``).
         With ``where_tokens`` the next 4 tokens of each image are its relevance box written as ``<loc_k>``
-        embeddings (:func:`.grounding.location_embeddings`); with ``zoom_grid`` g, g² zoom tokens follow
-        (:mod:`.zoom`)."""
+        embeddings (:func:`.grounding.location_embeddings`); with ``what_token`` one token of the features under
+        the relevance map follows; with ``zoom_grid`` g, g² zoom tokens come last (:mod:`.zoom`)."""
         embed = self.lm.get_input_embeddings()
         instruction = embed(instruction_ids)[image_to_sample]
         mask = instruction_mask.bool()[image_to_sample]
@@ -170,6 +170,8 @@ class VistaModel(nn.Module):
             return out
         where = location_embeddings(out.box, embed.weight[self.loc_token_ids])
         parts = [out.tokens, where.to(out.tokens.dtype)]
+        if out.what is not None:
+            parts.append(out.what[:, None].to(out.tokens.dtype))
         if self.zoom is not None:
             parts.append(self.zoom(pixel_values, out.box).to(out.tokens.dtype))
         return out._replace(tokens=torch.cat(parts, 1))
