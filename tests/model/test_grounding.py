@@ -61,6 +61,15 @@ def test_vqa_grounds_only_records_that_list_their_referents():
     assert out[1].tolist() == [1.0, 0.0, 0.0, 1.0]  # both objects the question names
 
 
+def test_reg_grounds_on_the_region_it_describes():
+    t = ImageTransform.fit((16, 16), 16)
+    described = record("reg", [(16, 16)], answers=["the star"], boxes=[[8.0, 8.0, 16.0, 16.0]], labels=["the star"])
+    bare = record("reg", [(16, 16)], answers=["the star"])
+    out = grounding_targets([described, bare], [[t], [t]], grid=2)
+    assert out[0].tolist() == [0.0, 0.0, 0.0, 1.0]
+    assert out[1].tolist() == [NO_TARGET] * 4
+
+
 def test_cited_nlvr_grounds_each_image_on_its_own_referents():
     t = ImageTransform.fit((16, 16), 16)
     plain = record("nlvr", [(16, 16), (16, 16)], answers=["true"])
