@@ -26,6 +26,7 @@ def test_settings_are_checked():
         _config(what_token="yes")
     assert _config().tokens_per_image == 4 + 4 + 1
     assert _config(what_token=False).tokens_per_image == 4 + 4
+    assert _config(kind="projector").tokens_per_image == 4  # the projector ignores it, as it ignores where tokens
 
 
 def test_what_token_pools_features_under_the_map(tokenizer):

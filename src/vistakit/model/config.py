@@ -174,7 +174,7 @@ class ImageTokenizerConfig:
     where tokens' box and the queries' cross-attention resolve half a patch. The tower, its attribute heads and
     everything else keep the patch grid; a model trained without it starts out unchanged when it is switched on.
 
-    ``what_token`` (needs ``where_tokens``): one more token per image after the where tokens — the tower's patch
+    ``what_token`` (needs ``where_tokens``; the projector ignores it): one more token per image after the where tokens — the tower's patch
     features averaged under the relevance map (softmax over patches) and mapped to the LM width by an MLP: *what*
     the named object is (its colour, shape, size, as the attribute heads teach the tower to encode them), beside
     *where* it is (``num_queries + 4 + 1`` tokens per image).
@@ -216,9 +216,9 @@ class ImageTokenizerConfig:
             raise ValueError(f"{where}.zoom_margin must be a number in [0, 2], got {self.zoom_margin!r}")
         if type(self.what_token) is not bool:
             raise ValueError(f"{where}.what_token must be true or false, got {self.what_token!r}")
-        if self.what_token and not self.writes_box:
+        if self.what_token and self.kind == "instruction" and not self.where_tokens:  # the projector ignores it
             raise ValueError(f"{where}.what_token pools the tower's features under the relevance map beside its box: "
-                             f"it needs kind 'instruction' and {where}.where_tokens=true")  # fmt: skip
+                             f"set {where}.where_tokens=true too")  # fmt: skip
 
     @property
     def writes_box(self) -> bool:
