@@ -174,10 +174,10 @@ class ImageTokenizerConfig:
     where tokens' box and the queries' cross-attention resolve half a patch. The tower, its attribute heads and
     everything else keep the patch grid; a model trained without it starts out unchanged when it is switched on.
 
-    ``what_token`` (needs ``where_tokens``; the projector ignores it): one more token per image after the where tokens — the tower's patch
-    features averaged under the relevance map (softmax over patches) and mapped to the LM width by an MLP: *what*
-    the named object is (its colour, shape, size, as the attribute heads teach the tower to encode them), beside
-    *where* it is (``num_queries + 4 + 1`` tokens per image).
+    ``what_token`` (needs ``where_tokens``; the projector ignores it): one more token per image after the where
+    tokens — the tower's patch features averaged under the relevance map (softmax over patches) and mapped to the LM
+    width by an MLP: *what* the named object is (its colour, shape, size, as the attribute heads teach the tower to
+    encode them), beside *where* it is (``num_queries + 4 + 1`` tokens per image).
     """
 
     kind: str = "instruction"
