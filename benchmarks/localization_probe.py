@@ -150,7 +150,7 @@ def run_grounding(args: argparse.Namespace, model, processor, mixture: TaskMixtu
             with torch.no_grad():
                 pred, gold = relevance(val_batch) > 0, val_batch["grounding"] > 0.3
             model.train()
-            iou = ((pred & gold).sum(1) / (pred | gold).sum(1).clamp(min=1)).mean()
+            iou = ((pred & gold).sum(-1) / (pred | gold).sum(-1).clamp(min=1)).mean()
             print(f"step {step}: train grounding loss {loss.item():.4f} · val patch IoU {float(iou):.3f} "
                   f"({len(val)} records) · {time.perf_counter() - t0:.0f} s", flush=True)  # fmt: skip
 

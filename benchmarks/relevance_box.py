@@ -54,11 +54,11 @@ def main() -> None:
         with torch.no_grad():
             if args.oracle:  # logits whose sharpened sigmoid is exactly the covered fraction of each patch
                 grid = model.config.relevance_grid
-                cover = grounding_targets(chunk, batch.transforms, grid).clamp(1e-6, 1 - 1e-6)
+                cover = grounding_targets(chunk, batch.transforms, grid)[:, 0].clamp(1e-6, 1 - 1e-6)
                 rel = soft_box.offset + torch.logit(cover) / soft_box.sharpness
             else:
                 rel = model.encode_images(batch["pixel_values"], batch["image_to_sample"], batch["instruction_ids"],
-                                          batch["instruction_mask"]).relevance  # fmt: skip
+                                          batch["instruction_mask"]).relevance[:, 0]  # fmt: skip (first map)
             box = soft_box(rel).numpy()
         grid = int(round(rel.shape[1] ** 0.5))
         best = rel.argmax(1).numpy()

@@ -58,7 +58,7 @@ def test_a_coarse_model_switched_to_fine_patches_starts_unchanged(tokenizer):
         a, b = _encode(coarse, batch), _encode(fine, batch)
         la = coarse(**{k: v for k, v in batch.items() if k != "grounding"}).logits
         lb = fine(**{k: v for k, v in batch.items() if k != "grounding"}).logits
-    assert b.relevance.shape == (2, 16) and a.relevance.shape == (2, 4)
+    assert b.relevance.shape == (2, 1, 16) and a.relevance.shape == (2, 1, 4)
     # each coarse patch's score over its 2 × 2 sub-patches; the same box, the same tokens, the same answers' logits
     repeated = a.relevance.view(2, 2, 2).repeat_interleave(2, 1).repeat_interleave(2, 2)
     assert torch.allclose(b.relevance.view(2, 4, 4), repeated, atol=1e-5)
@@ -94,7 +94,7 @@ def test_fine_model_trains_on_fine_targets_saves_and_generates(tokenizer, tmp_pa
                  targets=Targets(boxes=[[8.0, 0.0, 16.0, 8.0]]), root=tmp_path)  # fmt: skip
     batch = processor.from_records([rec])
     # the 4 × 4 grid of 8 px sub-patches (the tower's patches are 16 px): the box fills the second one exactly
-    assert batch["grounding"].tolist() == [[0.0, 1.0] + [0.0] * 14]
+    assert batch["grounding"].tolist() == [[[0.0, 1.0] + [0.0] * 14]]  # [N_img, K=1, P]
     out = model(**batch)
     assert out.grounding_loss is not None
     out.loss.backward()

@@ -25,7 +25,7 @@ def test_box_targets_are_patch_coverage_on_the_canvas():
     # canvas' 0..8 × 0..4 px, i.e. half of the top-left 8 px patch.
     rec = record("rec", [(32, 16)], boxes=[[0.0, 0.0, 16.0, 8.0]])
     t = ImageTransform.fit((32, 16), 16)
-    out = grounding_targets([rec], [[t]], grid=2)
+    out = grounding_targets([rec], [[t]], grid=2)[:, 0]  # one map
     assert out.shape == (1, 4)
     assert out[0].tolist() == pytest.approx([0.5, 0.0, 0.0, 0.0])
 
@@ -36,7 +36,7 @@ def test_masks_win_over_boxes_and_images_get_their_own_instances():
     rle = Mask(m).to_rle()
     rec = record("attcoseg", [(16, 16), (16, 16)], boxes=[[0.0, 0.0, 16.0, 16.0]], masks=[rle], image_ids=[1])
     t = ImageTransform.fit((16, 16), 16)
-    out = grounding_targets([rec], [[t, t]], grid=2)
+    out = grounding_targets([rec], [[t, t]], grid=2)[:, 0]  # one map
     assert out[0].tolist() == [0.0] * 4  # image 0 shows none of it
     assert out[1].tolist() == [0.0, 0.0, 0.0, 1.0]  # the mask, not the whole-image box
     assert region_map(rec, 1, t).sum() == 64
@@ -46,7 +46,7 @@ def test_tasks_that_do_not_ground_give_no_target_rows_and_empty_answers_zeros():
     t = ImageTransform.fit((16, 16), 16)
     caption = record("caption", [(16, 16)], answers=["a red circle"])
     none = record("gres", [(16, 16)], boxes=[], masks=[], labels=[])
-    out = grounding_targets([caption, none], [[t], [t]], grid=2)
+    out = grounding_targets([caption, none], [[t], [t]], grid=2)[:, 0]  # one map
     assert out[0].tolist() == [NO_TARGET] * 4
     assert out[1].tolist() == [0.0] * 4
 
@@ -56,7 +56,7 @@ def test_vqa_grounds_only_records_that_list_their_referents():
     plain = record("vqa", [(16, 16)], answers=["yes"])
     cited = record("vqa", [(16, 16)], answers=["yes"], boxes=[[0.0, 0.0, 8.0, 8.0], [8.0, 8.0, 16.0, 16.0]],
                    labels=["red circle", "star"])  # fmt: skip
-    out = grounding_targets([plain, cited], [[t], [t]], grid=2)
+    out = grounding_targets([plain, cited], [[t], [t]], grid=2)[:, 0]  # one map
     assert out[0].tolist() == [NO_TARGET] * 4
     assert out[1].tolist() == [1.0, 0.0, 0.0, 1.0]  # both objects the question names
 
@@ -65,7 +65,7 @@ def test_reg_grounds_on_the_region_it_describes():
     t = ImageTransform.fit((16, 16), 16)
     described = record("reg", [(16, 16)], answers=["the star"], boxes=[[8.0, 8.0, 16.0, 16.0]], labels=["the star"])
     bare = record("reg", [(16, 16)], answers=["the star"])
-    out = grounding_targets([described, bare], [[t], [t]], grid=2)
+    out = grounding_targets([described, bare], [[t], [t]], grid=2)[:, 0]  # one map
     assert out[0].tolist() == [0.0, 0.0, 0.0, 1.0]
     assert out[1].tolist() == [NO_TARGET] * 4
 
@@ -75,19 +75,19 @@ def test_cited_nlvr_grounds_each_image_on_its_own_referents():
     plain = record("nlvr", [(16, 16), (16, 16)], answers=["true"])
     cited = record("nlvr", [(16, 16), (16, 16)], answers=["false"], boxes=[[8.0, 0.0, 16.0, 8.0]],
                    labels=["star"], image_ids=[1])  # fmt: skip
-    out = grounding_targets([plain, cited], [[t, t], [t, t]], grid=2)
+    out = grounding_targets([plain, cited], [[t, t], [t, t]], grid=2)[:, 0]  # one map
     assert out[:2].tolist() == [[NO_TARGET] * 4] * 2
     assert out[2].tolist() == [0.0] * 4 and out[3].tolist() == [0.0, 1.0, 0.0, 0.0]
 
 
 def test_loss_skips_rows_without_targets():
-    relevance = torch.tensor([[5.0, -5.0], [0.0, 0.0]])
-    targets = torch.tensor([[1.0, 0.0], [NO_TARGET, NO_TARGET]])
+    relevance = torch.tensor([[5.0, -5.0], [0.0, 0.0]])[:, None]  # [N_img, K=1, P]
+    targets = torch.tensor([[1.0, 0.0], [NO_TARGET, NO_TARGET]])[:, None]
     loss = grounding_loss(relevance, targets)
     assert loss.item() == pytest.approx(float(torch.nn.functional.softplus(torch.tensor(-5.0))), rel=1e-4)
-    assert grounding_loss(relevance, torch.full((2, 2), NO_TARGET)) is None
+    assert grounding_loss(relevance, torch.full((2, 1, 2), NO_TARGET)) is None
     with pytest.raises(ValueError, match="grounding targets must be"):
-        grounding_loss(relevance, targets[:, :1])
+        grounding_loss(relevance, targets[:, :, :1])
 
 
 def test_grounding_model_adds_the_loss_and_the_processor_the_targets(tokenizer, tmp_path):
@@ -105,7 +105,7 @@ def test_grounding_model_adds_the_loss_and_the_processor_the_targets(tokenizer, 
     rec = Record("r", "rec", ["0.png"], [(16, 16)], "<image>\nWhere is the small red circle?",
                  targets=Targets(boxes=[[0.0, 0.0, 8.0, 8.0]], labels=["small red circle"]), root=tmp_path)  # fmt: skip
     batch = processor.from_records([rec])
-    assert batch["grounding"].tolist() == [[1.0, 0.0, 0.0, 0.0]]
+    assert batch["grounding"].tolist() == [[[1.0, 0.0, 0.0, 0.0]]]  # [N_img, K=1, P]
     out = model(**batch)
     assert out.grounding_loss is not None and out.grounding_loss > 0
     plain = model(**{k: v for k, v in batch.items() if k != "grounding"})
@@ -171,11 +171,11 @@ def test_where_tokens_append_the_box_as_location_embeddings(tokenizer, tmp_path)
     with torch.no_grad():
         out = model.encode_images(batch["pixel_values"], batch["image_to_sample"], batch["instruction_ids"],
                                   batch["instruction_mask"])  # fmt: skip
-    assert out.tokens.shape == (1, 8, 32) and out.box.shape == (1, 4)
+    assert out.tokens.shape == (1, 8, 32) and out.box.shape == (1, 1, 4)
     from vistakit.model.grounding import location_embeddings
 
     rows = model.lm.get_input_embeddings().weight[ids]
-    assert torch.allclose(out.tokens[0, 4:], location_embeddings(out.box, rows)[0], atol=1e-6)
+    assert torch.allclose(out.tokens[0, 4:], location_embeddings(out.box[:, 0], rows)[0], atol=1e-6)
     loss = model(**batch).loss
     loss.backward()  # the answer loss reaches the relevance head through the box
     assert model.image_tokenizer.soft_box.sharpness.grad is not None

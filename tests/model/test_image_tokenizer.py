@@ -38,7 +38,7 @@ def test_grounding_tokenizer_scores_patches_and_steers_the_queries():
     patches, instr = torch.randn(2, 9, 24), torch.randn(2, 3, 40)
     mask = torch.tensor([[1, 1, 0], [1, 1, 1]], dtype=torch.bool)
     out = tok(patches, instr, mask)
-    assert out.tokens.shape == (2, 4, 40) and out.relevance.shape == (2, 9)
+    assert out.tokens.shape == (2, 4, 40) and out.relevance.shape == (2, 1, 9)
     # The relevance reads the instruction (padding ignored) ...
     padded = instr.clone()
     padded[0, 2] = 50.0

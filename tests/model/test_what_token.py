@@ -56,7 +56,7 @@ def test_model_appends_what_token_trains_saves_and_generates(tokenizer, tmp_path
     images = model.encode_images(batch["pixel_values"], batch["image_to_sample"], batch["instruction_ids"],
                                  batch["instruction_mask"])  # fmt: skip
     assert images.tokens.shape == (2, 4 + 4 + 1, 32)
-    assert torch.allclose(images.tokens[:, -1], images.what.to(images.tokens.dtype))
+    assert torch.allclose(images.tokens[:, -1], images.what[:, 0].to(images.tokens.dtype))  # [N_img, K=1, H]
     model(**batch).loss.backward()
     assert model.image_tokenizer.what[1].weight.grad.abs().sum() > 0
     model.save_pretrained(tmp_path / "ckpt", processor)

@@ -178,6 +178,13 @@ class ImageTokenizerConfig:
     tokens — the tower's patch features averaged under the relevance map (softmax over patches) and mapped to the LM
     width by an MLP: *what* the named object is (its colour, shape, size, as the attribute heads teach the tower to
     encode them), beside *where* it is (``num_queries + 4 + 1`` tokens per image).
+
+    ``referents`` (K >= 1; K > 1 needs ``where_tokens``): how many relevance maps the tokenizer draws — one per
+    object the instruction names, in the order it names them ("Is the red circle left of the blue square?": map 1
+    the circle, map 2 the square), each read out as its own where tokens (and what token): ``num_queries +
+    K × (4 + what_token)`` tokens per image. Records that name one thing train every map on it
+    (:func:`vistakit.model.grounding.grounding_targets`); the queries' cross-attention is steered by all maps
+    together. A relation between two objects then reaches the LM as two boxes rather than one.
     """
 
     kind: str = "instruction"
@@ -192,6 +199,7 @@ class ImageTokenizerConfig:
     zoom_margin: float = 0.25
     fine_patches: bool = False
     what_token: bool = False
+    referents: int = 1
 
     def validate(self, where: str = "image_tokenizer") -> None:
         _choice(self.kind, IMAGE_TOKENIZER_KINDS, f"{where}.kind")
@@ -219,6 +227,12 @@ class ImageTokenizerConfig:
         if self.what_token and self.kind == "instruction" and not self.where_tokens:  # the projector ignores it
             raise ValueError(f"{where}.what_token pools the tower's features under the relevance map beside its box: "
                              f"set {where}.where_tokens=true too")  # fmt: skip
+        if isinstance(self.referents, bool) or not isinstance(self.referents, int) or not 1 <= self.referents <= 8:
+            raise ValueError(f"{where}.referents must be an integer from 1 to 8 (relevance maps per image), "
+                             f"got {self.referents!r}")  # fmt: skip
+        if self.referents > 1 and self.kind == "instruction" and not self.where_tokens:
+            raise ValueError(f"{where}.referents={self.referents} reads each map out as where tokens: set "
+                             f"{where}.where_tokens=true too")  # fmt: skip
 
     @property
     def writes_box(self) -> bool:
@@ -333,7 +347,9 @@ class ModelConfig:
         if self.image_tokenizer.kind == "projector":
             return self.vision.num_patches
         it = self.image_tokenizer
-        return it.num_queries + (WHERE_TOKENS + int(it.what_token) + it.zoom_grid**2 if it.writes_box else 0)
+        if not it.writes_box:
+            return it.num_queries
+        return it.num_queries + it.referents * (WHERE_TOKENS + int(it.what_token)) + it.zoom_grid**2
 
     # --- JSON ------------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -14,9 +14,12 @@ and handed to the language model as four extra image tokens in its own location 
 (:func:`location_embeddings`): the answer's ``<box>`` can then be copied rather than decoded from the query
 tokens, which a from-scratch LM learns slowly (``benchmarks/localization_probe.py --mode oracle``).
 
-Shapes: :class:`RelevanceHead` maps patch context ``[N, P, D]`` + instruction ``[N, L, H]`` → logits ``[N, P]``;
-:func:`grounding_targets` gives FloatTensor ``[N_img, P]`` in [0, 1], rows of -1 for images whose sample carries
-no grounding (they are left out of the loss).
+With ``image_tokenizer.referents`` K > 1 the head draws K maps, one per thing the instruction names, in order
+(:func:`referent_instances`), each read out as its own box.
+
+Shapes: :class:`RelevanceHead` maps patch context ``[N, P, D]`` + instruction ``[N, L, H]`` → logits ``[N, K, P]``;
+:func:`grounding_targets` gives FloatTensor ``[N_img, K, P]`` in [0, 1], rows of -1 for images whose sample
+carries no grounding (they are left out of the loss).
 """
 
 from __future__ import annotations
@@ -39,12 +42,13 @@ NO_TARGET = -1.0
 
 
 class RelevanceHead(nn.Module):
-    """A learned query reads the instruction (its token embeddings + word positions) into one vector ``g``; the
-    relevance logit of patch ``p`` is ``<key(patch_p), g> / sqrt(dim)``."""
+    """``referents`` learned queries read the instruction (its token embeddings + word positions) into one vector
+    ``g_k`` each — query k learns to pick the k-th thing it names; the relevance logit of patch ``p`` for referent
+    ``k`` is ``<key(patch_p), g_k> / sqrt(dim)``: logits ``[N, K, P]``."""
 
-    def __init__(self, dim: int, lm_hidden: int, heads: int) -> None:
+    def __init__(self, dim: int, lm_hidden: int, heads: int, referents: int = 1) -> None:
         super().__init__()
-        self.query = nn.Parameter(torch.randn(1, 1, dim) * 0.02)
+        self.query = nn.Parameter(torch.randn(1, referents, dim) * 0.02)
         self.instruction_proj = nn.Linear(lm_hidden, dim)
         self.norm_instruction = nn.LayerNorm(dim)
         self.pool = Attention(dim, heads)
@@ -57,14 +61,14 @@ class RelevanceHead(nn.Module):
         words = self.instruction_proj(instruction)
         words = self.norm_instruction(words + sincos_1d(length, words.shape[-1]).to(words))
         g = self.pool(self.query.expand(n, -1, -1).to(words.dtype), words, instruction_mask.bool())
-        g = self.mlp(g)  # [N, 1, D]
+        g = self.mlp(g)  # [N, K, D]
         keys = self.key(self.norm_patch(patches))
-        return (keys @ g.transpose(1, 2))[..., 0] / math.sqrt(keys.shape[-1])
+        return (g @ keys.transpose(1, 2)) / math.sqrt(keys.shape[-1])  # [N, K, P]
 
 
 class SoftBox(nn.Module):
-    """Relevance logits ``[N, P]`` (``P = grid²``, row-major) → a box ``[N, 4]`` (x1, y1, x2, y2 in [0, 1] of the
-    canvas): patch weights ``sigmoid(sharpness · (logit − offset))`` (both learned), then along x and y the
+    """Relevance logits ``[N, P]`` (``P = grid²``, row-major; or ``[N, K, P]``) → a box ``[N, 4]`` (``[N, K, 4]``;
+    x1, y1, x2, y2 in [0, 1] of the canvas): patch weights ``sigmoid(sharpness · (logit − offset))`` (both learned), then along x and y the
     weighted mean of the patch centres ± ``sqrt(3 var + (patch / 2)²)`` — exactly the extent of a uniformly
     weighted run of whole patches (a run of n centres spaced s apart has variance s²(n² − 1) / 12)."""
 
@@ -74,6 +78,9 @@ class SoftBox(nn.Module):
         self.offset = nn.Parameter(torch.tensor(float(offset)))
 
     def forward(self, relevance: torch.Tensor) -> torch.Tensor:
+        if relevance.ndim == 3:
+            n, k, p = relevance.shape
+            return self(relevance.reshape(n * k, p)).view(n, k, 4)
         n, p = relevance.shape
         grid = math.isqrt(p)
         if grid * grid != p:
@@ -127,41 +134,64 @@ def labelled_instances(record: Record) -> Iterator[tuple[int, int, str]]:
         yield i, (owners[i] if owners is not None and i < len(owners) else 0), label
 
 
-def region_map(record: Record, image: int, transform: ImageTransform) -> np.ndarray:
-    """The union of the record's target masks (else boxes) on image ``image``, as a float32 canvas × canvas map
-    in the model frame (1 inside)."""
+def region_map(
+    record: Record, image: int, transform: ImageTransform, instances: Sequence[int] | None = None
+) -> np.ndarray:
+    """The union of the record's target masks (else boxes) on image ``image`` — of those listed in ``instances``
+    when given — as a float32 canvas × canvas map in the model frame (1 inside)."""
     t = record.targets
     owners = t.image_ids if t.image_ids is not None and len(record.images) > 1 else None
     out = np.zeros((transform.canvas, transform.canvas), np.float32)
     for i in range(len(t.masks if t.masks else (t.boxes or []))):
         if owners is not None and (i >= len(owners) or owners[i] != image):
             continue
+        if instances is not None and i not in instances:
+            continue
         out = np.maximum(out, instance_map(record, i, transform))
     return out
 
 
+def referent_instances(record: Record, referents: int) -> list[list[int] | None]:
+    """For each of ``referents`` relevance maps, the target instances it should cover (``None``: all of them).
+    For a task that orders its referents (``Task.orders_referents``) map k gets the instances labelled with the
+    k-th distinct label, in order of first appearance; maps past the last phrase repeat it. Otherwise, and for
+    records without labels, every map covers every instance."""
+    labels = record.targets.labels
+    if referents == 1 or not labels or not get_task(record.task).orders_referents:
+        return [None] * referents
+    phrases = list(dict.fromkeys(labels))
+    return [[i for i, lab in enumerate(labels) if lab == phrases[min(k, len(phrases) - 1)]] for k in range(referents)]
+
+
 def grounding_targets(
-    records: Sequence[Record], transforms: Sequence[Sequence[ImageTransform]], grid: int
+    records: Sequence[Record], transforms: Sequence[Sequence[ImageTransform]], grid: int, referents: int = 1
 ) -> torch.Tensor:
-    """FloatTensor ``[N_img, grid²]``: per image (in batch order), the fraction of each patch (row-major) covered by
-    what the sample's instruction names; ``NO_TARGET`` rows for samples of tasks that do not ground."""
+    """FloatTensor ``[N_img, K, grid²]`` (``K = referents``): per image (in batch order) and relevance map, the
+    fraction of each patch (row-major) covered by what the sample's instruction names (the map's referent,
+    :func:`referent_instances`); ``NO_TARGET`` rows for samples of tasks that do not ground."""
     rows = []
     for record, ts in zip(records, transforms):
         grounds = get_task(record.task).grounds_record(record)
+        groups = referent_instances(record, referents) if grounds else []
         for k, t in enumerate(ts):
             if not grounds:
-                rows.append(np.full(grid * grid, NO_TARGET, np.float32))
+                rows.append(np.full((referents, grid * grid), NO_TARGET, np.float32))
                 continue
-            rows.append(cv2.resize(region_map(record, k, t), (grid, grid), interpolation=cv2.INTER_AREA).reshape(-1))
-    return torch.from_numpy(np.stack(rows)) if rows else torch.zeros(0, grid * grid)
+            maps = {}
+            for g in groups:
+                key = None if g is None else tuple(g)
+                if key not in maps:
+                    maps[key] = cv2.resize(region_map(record, k, t, g), (grid, grid), interpolation=cv2.INTER_AREA)
+            rows.append(np.stack([maps[None if g is None else tuple(g)].reshape(-1) for g in groups]))
+    return torch.from_numpy(np.stack(rows)) if rows else torch.zeros(0, referents, grid * grid)
 
 
 def grounding_loss(relevance: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | None:
-    """Binary cross-entropy of relevance logits ``[N_img, P]`` against :func:`grounding_targets` (rows of
-    ``NO_TARGET`` skipped); ``None`` when no row has a target."""
+    """Binary cross-entropy of relevance logits ``[N_img, K, P]`` against :func:`grounding_targets` (images of
+    ``NO_TARGET`` rows skipped); ``None`` when no image has a target."""
     if relevance.shape != targets.shape:
-        raise ValueError(f"grounding targets must be [N_img, P] = {list(relevance.shape)}, got {list(targets.shape)}")
-    valid = targets[:, 0] >= 0
+        raise ValueError(f"grounding targets must be [N_img, K, P] = {list(relevance.shape)}, got {list(targets.shape)}")
+    valid = targets[:, 0, 0] >= 0
     if not bool(valid.any()):
         return None
     return F.binary_cross_entropy_with_logits(relevance[valid].float(), targets[valid].float())

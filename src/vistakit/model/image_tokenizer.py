@@ -23,11 +23,15 @@ With ``config.what_token`` it also returns ``what`` [N_img, H_lm]: the tower's p
 relevance map's softmax weights (on the fine grid, each patch weighs its four sub-patches' sum), through an MLP
 to the LM width — the named object's appearance as one token; the model places it after the where tokens.
 
+With ``config.referents`` K > 1 it draws K relevance maps, one per object the instruction names in order; each
+gets its box (and what token), and the queries' cross-attention is steered by ``logsumexp_k(map_k) - log K``
+(exactly the one map when they agree).
+
 ``projector`` — the ablation: an MLP over every patch, ``P`` tokens per image, the instruction unused.
 
 Shapes: ``patches`` [N_img, P, D_vision]; ``instruction`` [N_img, L, H_lm] (each image gets its own sample's
 instruction embeddings); ``instruction_mask`` BoolTensor [N_img, L] (True: a real token) →
-:class:`ImageTokens` (``tokens`` [N_img, T, H_lm], ``relevance`` [N_img, P] logits or ``None``).
+:class:`ImageTokens` (``tokens`` [N_img, T, H_lm], ``relevance`` [N_img, K, P] logits or ``None``).
 """
 
 from __future__ import annotations
@@ -47,10 +51,10 @@ from .vision import Attention, Mlp
 
 class ImageTokens(NamedTuple):
     tokens: torch.Tensor  # [N_img, T, H_lm]
-    relevance: torch.Tensor | None = None  # [N_img, P] per-patch relevance logits (grounding tokenizers)
-    box: torch.Tensor | None = None  # [N_img, 4] the relevance map's box, x1 y1 x2 y2 in [0, 1] (where_tokens)
+    relevance: torch.Tensor | None = None  # [N_img, K, P] per-patch relevance logits, K = referents (grounding)
+    box: torch.Tensor | None = None  # [N_img, K, 4] each relevance map's box, x1 y1 x2 y2 in [0, 1] (where_tokens)
     features: torch.Tensor | None = None  # [N_img, P, D] the tower's patch features (set by VistaModel.encode_images)
-    what: torch.Tensor | None = None  # [N_img, H_lm] the features under the relevance map, one token (what_token)
+    what: torch.Tensor | None = None  # [N_img, K, H_lm] the features under each relevance map (what_token)
 
 
 IMAGE_TOKENIZERS: Registry[Callable[[ImageTokenizerConfig, int, int], nn.Module]] = Registry("image tokenizer")
@@ -94,7 +98,7 @@ class InstructionGuidedTokenizer(nn.Module):
         self.layers = nn.ModuleList(QueryLayer(d, config.heads) for _ in range(config.depth))
         self.norm = nn.LayerNorm(d)
         self.out = nn.Linear(d, lm_hidden)
-        self.relevance = RelevanceHead(d, lm_hidden, config.heads) if config.grounding else None
+        self.relevance = RelevanceHead(d, lm_hidden, config.heads, config.referents) if config.grounding else None
         self.relevance_gain = nn.Parameter(torch.ones(config.depth)) if config.grounding else None
         self.soft_box = SoftBox() if config.where_tokens else None
         self.what = None
@@ -119,7 +123,8 @@ class InstructionGuidedTokenizer(nn.Module):
         q = self.queries[None].expand(n, -1, -1).to(patches.dtype)
         relevance = None
         if self.relevance is not None:
-            relevance = self.relevance(patch_ctx, instruction, instruction_mask)
+            relevance = self.relevance(patch_ctx, instruction, instruction_mask)  # [N, K, P]
+            steer = relevance[:, 0] if relevance.shape[1] == 1 else relevance.logsumexp(1) - math.log(relevance.shape[1])
         if relevance is not None or self.fine_proj is not None:
             blocked = torch.zeros(key_mask.shape, dtype=q.dtype, device=q.device).masked_fill(~key_mask, float("-inf"))
             if self.fine_proj is not None:
@@ -129,21 +134,25 @@ class InstructionGuidedTokenizer(nn.Module):
                 q = layer(q, context, key_mask if self.fine_proj is None else blocked)
             else:
                 bias = blocked.clone()
-                bias[:, :p] += relevance.to(q.dtype) * self.relevance_gain[i].to(q.dtype)
+                bias[:, :p] += steer.to(q.dtype) * self.relevance_gain[i].to(q.dtype)
                 q = layer(q, context, bias)
         box = self.soft_box(relevance) if self.soft_box is not None else None
         what = self._what(patches, relevance) if self.what is not None and relevance is not None else None
         return ImageTokens(self.out(self.norm(q)), relevance, box, what=what)
 
     def _what(self, patches: torch.Tensor, relevance: torch.Tensor) -> torch.Tensor:
-        """Patch features ``[N, P, D]`` averaged with ``softmax(relevance)`` (``[N, P]``, or ``[N, 4P]`` on the
-        fine grid, summed back onto the patches) → ``[N, H_lm]``."""
+        """Patch features ``[N, P, D]`` averaged with ``softmax(relevance)`` per map (``[N, K, P]``, or
+        ``[N, K, 4P]`` on the fine grid, summed back onto the patches) → ``[N, K, H_lm]`` (``[N, P]`` →
+        ``[N, H_lm]``)."""
+        if relevance.ndim == 2:
+            return self._what(patches, relevance[:, None])[:, 0]
         n, p, _ = patches.shape
+        k = relevance.shape[1]
         weights = relevance.float().softmax(-1)
-        if weights.shape[1] == 4 * p:  # fine grid (2g)² → the tower's g²: each patch gets its 2 × 2 sub-patches
+        if weights.shape[2] == 4 * p:  # fine grid (2g)² → the tower's g²: each patch gets its 2 × 2 sub-patches
             g = math.isqrt(p)
-            weights = weights.view(n, g, 2, g, 2).sum((2, 4)).reshape(n, p)
-        pooled = torch.einsum("np,npd->nd", weights.to(patches.dtype), patches)
+            weights = weights.view(n, k, g, 2, g, 2).sum((3, 5)).reshape(n, k, p)
+        pooled = torch.einsum("nkp,npd->nkd", weights.to(patches.dtype), patches)
         return self.what(pooled)
 
     def _refine(self, patch_ctx: torch.Tensor, fine: torch.Tensor | None) -> torch.Tensor:

@@ -142,11 +142,12 @@ class VistaModel(nn.Module):
     ) -> ImageTokens:
         """Images ``[N_img, 3, S, S]`` (+ their samples' instructions ``[B, L]``) → ``ImageTokens``: ``tokens``
         ``[N_img, T_img, H]``, the tower's patch ``features`` ``[N_img, P, D]`` and, for a grounding tokenizer,
-        per-patch ``relevance`` logits ``[N_img, R]`` (``R = config.relevance_grid²``: ``P``, or ``4P`` with
-        ``image_tokenizer.fine_patches``).
+        per-patch ``relevance`` logits ``[N_img, K, R]`` (``K = image_tokenizer.referents``; ``R =
+        config.relevance_grid²``: ``P``, or ``4P`` with ``image_tokenizer.fine_patches``).
         With ``where_tokens`` the next 4 tokens of each image are its relevance box written as ``<loc_k>``
         embeddings (:func:`.grounding.location_embeddings`); with ``what_token`` one token of the features under
-        the relevance map follows; with ``zoom_grid`` g, g² zoom tokens come last (:mod:`.zoom`)."""
+        the relevance map follows; with K referents, K such groups in order; with ``zoom_grid`` g, g² zoom tokens
+        of the first map's box come last (:mod:`.zoom`)."""
         embed = self.lm.get_input_embeddings()
         instruction = embed(instruction_ids)[image_to_sample]
         mask = instruction_mask.bool()[image_to_sample]
@@ -168,12 +169,13 @@ class VistaModel(nn.Module):
         out = out._replace(features=patches)
         if out.box is None:
             return out
-        where = location_embeddings(out.box, embed.weight[self.loc_token_ids])
-        parts = [out.tokens, where.to(out.tokens.dtype)]
-        if out.what is not None:
-            parts.append(out.what[:, None].to(out.tokens.dtype))
+        n, k, _ = out.box.shape
+        where = location_embeddings(out.box.reshape(n, 4 * k), embed.weight[self.loc_token_ids]).view(n, k, 4, -1)
+        if out.what is not None:  # each referent: its 4 where tokens, then its what token
+            where = torch.cat([where, out.what[:, :, None].to(where.dtype)], 2)
+        parts = [out.tokens, where.flatten(1, 2).to(out.tokens.dtype)]
         if self.zoom is not None:
-            parts.append(self.zoom(pixel_values, out.box).to(out.tokens.dtype))
+            parts.append(self.zoom(pixel_values, out.box[:, 0]).to(out.tokens.dtype))
         return out._replace(tokens=torch.cat(parts, 1))
 
     def plain_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
@@ -276,7 +278,7 @@ class VistaModel(nn.Module):
         compute on padding). ``None``: pack when less than ``PACK_BELOW`` of the batch is real tokens and no
         cache is asked for. Packed logits at padding positions are zeros.
 
-        ``grounding``: FloatTensor [N_img, P] per-patch targets (:func:`.grounding.grounding_targets`, which the
+        ``grounding``: FloatTensor [N_img, K, P] per-patch targets (:func:`.grounding.grounding_targets`, which the
         processor adds to training batches of a grounding model); ignored by a model without relevance maps.
 
         ``region_*``: the labelled instances of the batch (:func:`.region_text.region_text_targets`, which the

@@ -249,7 +249,8 @@ class VistaProcessor:
             **kwargs,
         )
         if with_answers and self.config.image_tokenizer.grounding:
-            batch["grounding"] = grounding_targets(records, batch.transforms, self.config.relevance_grid)
+            batch["grounding"] = grounding_targets(records, batch.transforms, self.config.relevance_grid,
+                                                   self.config.image_tokenizer.referents)
         if with_answers and self.config.vision.region_text_weight > 0:
             grid = math.isqrt(self.config.vision.num_patches)
             regions = region_text_targets(records, batch.transforms, grid, self._ids, self.tokenizer.pad_token_id)

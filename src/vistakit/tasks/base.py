@@ -64,6 +64,10 @@ class Task:
     ``grounds``: the targets' boxes / masks are exactly the regions the instruction names, so they may teach the
     image tokenizer where to look (its grounding loss, :mod:`vistakit.model.grounding`); :meth:`grounds_record`
     decides it per record (VQA grounds the records that list their question's referents).
+    ``orders_referents``: the targets' ``labels`` are the phrases the instruction names its regions by, in the
+    order it names them (VQA: "Is the red circle left of the blue square?"), so an image tokenizer with several
+    relevance maps (``image_tokenizer.referents``) trains map k on the k-th phrase's regions; otherwise every map
+    learns all the regions.
     """
 
     name: ClassVar[str] = ""
@@ -71,6 +75,7 @@ class Task:
     prompt_templates: ClassVar[tuple[str, ...]] = ()
     num_images: ClassVar[int | None] = 1
     grounds: ClassVar[bool] = False
+    orders_referents: ClassVar[bool] = False
 
     def grounds_record(self, record: Record) -> bool:
         """Whether this record's target regions are what its instruction names (default: :attr:`grounds`)."""

@@ -31,6 +31,8 @@ class VQA(TextAnswerTask):
         "{question} Answer briefly.",
     )
 
+    orders_referents = True  # targets.labels: the question's phrases, in question order
+
     def grounds_record(self, record: Record) -> bool:
         return bool(record.targets.boxes)  # the question's referents: what it names
 
