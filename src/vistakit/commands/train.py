@@ -2,6 +2,7 @@
 
     vistakit train --preset tiny --data data/sw --out runs/tiny steps=2000 batch_size=16 mixture=rec:2
     vistakit train --preset tiny --data data/sw --out runs/tiny --resume
+    vistakit train --procs 2 --threads 1 --preset tiny --data data/sw --out runs/tiny   # data-parallel, 2 processes
 
 Trailing ``key=value`` words override training settings (see ``vistakit.train.config.TrainConfig``);
 ``model.a.b=value`` overrides the model preset (e.g. ``model.lm.layers=2``).
@@ -27,17 +28,36 @@ def configure(p: argparse.ArgumentParser) -> None:
         help="continue from the newest checkpoint in --out (with the run's saved settings, then overrides)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar: print a line per logged step instead")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch, per process (default: torch's choice; with --procs the cores shared out)")
+    p.add_argument("--procs", type=int, default=1,
+                   help="data-parallel processes on this machine, each on its share of every batch (default 1; "
+                        "see vistakit.train.distributed — torchrun works too)")  # fmt: skip
     p.add_argument(
         "overrides", nargs="*", metavar="key=value", help="training setting overrides; model.* for the model"
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
+    procs = getattr(args, "procs", 1)
+    if procs != 1:
+        from ..train import distributed
 
+        if procs < 1:
+            raise ValueError(f"--procs must be >= 1, got {procs}")
+        if args.threads is not None and args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        cfg = _settings(args)  # bad settings fail here, once, before any process starts
+        if cfg.batch_size % procs:
+            raise ValueError(f"batch_size {cfg.batch_size} must be a multiple of --procs {procs} (each process takes "
+                             f"an equal share of every batch)")  # fmt: skip
+        args.procs = 1
+        return distributed.launch(_run_one, (args,), procs, args.threads)
+    return _run_one(args)
+
+
+def _settings(args: argparse.Namespace):
     from ..train.config import TrainConfig
-    from ..train.loop import Trainer, describe
 
     saved = Path(args.out or "", "train", "train_config.json")
     if args.config:
@@ -47,17 +67,33 @@ def run(args: argparse.Namespace) -> int:
     else:
         cfg = TrainConfig()
     cli = {"preset": args.preset, "data": args.data, "out": args.out, "tasks": args.tasks}
-    cfg = cfg.with_overrides([f"{k}={v}" for k, v in cli.items() if v is not None] + list(args.overrides))
+    return cfg.with_overrides([f"{k}={v}" for k, v in cli.items() if v is not None] + list(args.overrides))
+
+
+def _run_one(args: argparse.Namespace) -> int:
+    """One training process (the only one, or one of a data-parallel group the environment describes)."""
+    import torch
+
+    from ..train import distributed
+    from ..train.loop import Trainer, describe
+
+    cfg = _settings(args)
     if args.threads is not None:
         if args.threads < 1:
             raise ValueError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    trainer = Trainer(cfg, resume=args.resume, progress=not args.no_progress, echo=args.no_progress)
-    for line in describe(trainer):
-        print(line)
-    result = trainer.run()
-    val = f", val loss {result.val_loss:.4f}" if result.val_loss is not None else ""
-    print(f"trained to step {result.step}: loss {result.loss:.4f}{val}; model in {result.out} "
-          f"(curves: {result.out / 'train' / 'curves.png'})")  # fmt: skip
-    print(f"evaluate it: vistakit eval --data {cfg.data} --checkpoint {result.out} --split {cfg.val_split}")
+    ctx = distributed.env_context()
+    try:
+        trainer = Trainer(cfg, resume=args.resume, progress=not args.no_progress, echo=args.no_progress, dist=ctx)
+        if ctx.main:
+            for line in describe(trainer):
+                print(line, flush=True)
+        result = trainer.run()
+    finally:
+        distributed.shutdown(ctx)
+    if ctx.main:
+        val = f", val loss {result.val_loss:.4f}" if result.val_loss is not None else ""
+        print(f"trained to step {result.step}: loss {result.loss:.4f}{val}; model in {result.out} "
+              f"(curves: {result.out / 'train' / 'curves.png'})")  # fmt: skip
+        print(f"evaluate it: vistakit eval --data {cfg.data} --checkpoint {result.out} --split {cfg.val_split}")
     return 0

@@ -11,6 +11,9 @@ Output folder layout (``cfg.out``)::
 
 A resumed run (``resume=True``) continues from the newest checkpoint at the same step with the same next batch
 (batches are a pure function of ``(seed, step)``; model, optimizer, scheduler and RNG state are restored).
+
+Data-parallel (:mod:`.distributed`: ``vistakit train --procs N`` or torchrun): every process runs this loop on its
+share of each batch; gradients are averaged before each optimizer step and only rank 0 writes.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from ..data.dataset import RecordDataset
 from ..data.record import Record
 from ..model.modeling import VistaOutput
 from . import checkpoint as ckpt
+from . import distributed
 from .config import TrainConfig
 from .curves import plot_curves
 from .log import AUX_LOSSES, RunLog
@@ -79,14 +83,25 @@ class Trainer:
     """One training run of ``cfg``. ``progress``: show a tqdm bar; ``echo``: print one line per logged step
     instead (for logs that are not a terminal). Build it, then call :meth:`run`."""
 
-    def __init__(self, cfg: TrainConfig, resume: bool = False, progress: bool = True, echo: bool = False) -> None:
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        resume: bool = False,
+        progress: bool = True,
+        echo: bool = False,
+        dist: distributed.Context | None = None,
+    ) -> None:
         if not cfg.data or not cfg.out:
             raise ValueError("training needs a data folder (data=DIR / --data) and an output folder (out=DIR / --out)")
         self.cfg = cfg.validate()
+        self.dist = distributed.env_context() if dist is None else dist
+        if self.dist.active and cfg.batch_size % self.dist.world:
+            raise ValueError(f"batch_size {cfg.batch_size} must be a multiple of the {self.dist.world} data-parallel "
+                             f"processes (each takes an equal share of every batch)")  # fmt: skip
         self.out = Path(cfg.out)
-        self.progress = progress
-        self.echo = echo and not progress
-        self.device = resolve_device(cfg.device)
+        self.progress = progress and self.dist.main
+        self.echo = echo and not progress and self.dist.main
+        self.device = distributed.init(self.dist, resolve_device(cfg.device))
         latest = ckpt.latest_checkpoint(self.out)
         if resume and latest is None:
             raise FileNotFoundError(f"--resume: no checkpoint to resume from in {self.out / ckpt.CHECKPOINTS}")
@@ -123,6 +138,8 @@ class Trainer:
             config = make_config(cfg.preset, cfg.model_overrides)
             self.model, self.processor = create_model(config, texts, cfg.tokenizer_vocab)
         self.model.to(self.device)
+        distributed.check_same(distributed.tokenizer_digest(self.processor.tokenizer), "the tokenizer", self.dist)
+        distributed.broadcast_model(self.model, self.dist)
         self.param_counts = apply_stage(self.model, cfg.stage)
         self.optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay, cfg.betas)
         self.scheduler = build_scheduler(self.optimizer, cfg.steps, cfg.warmup, cfg.min_lr_ratio, cfg.schedule)
@@ -130,8 +147,15 @@ class Trainer:
             ckpt.restore_training_state(latest, self.optimizer, self.scheduler, self.model)
         self.latest = latest
         self._val_batches = self._fixed_val_batches()
+        distributed.barrier(self.dist)  # every process has checked the output folder before rank 0 writes to it
 
     # --- pieces ---------------------------------------------------------------------------------------------
+    def _cost(self, record: Record) -> float:
+        """A record's rough share of a step's work, to balance data-parallel processes: its images' tokens and
+        the words and grammar tokens of its prompt and answer."""
+        text = record.prompt + " " + record.answer
+        return self.model.config.tokens_per_image * len(record.images) + len(text.split()) + text.count("<")
+
     def _fixed_val_batches(self) -> list[list[Record]]:
         """The same validation batches at every evaluation: a task-balanced draw with a fixed seed."""
         if not self.val_records:
@@ -210,14 +234,21 @@ class Trainer:
         """Train from the start (or resumed) step to ``cfg.steps``. ``stop_at``: stop after that step as if
         interrupted (no final export), e.g. to split a run over time-limited jobs."""
         cfg = self.cfg
+        main = self.dist.main
         train_dir = self.out / TRAIN_DIR
-        train_dir.mkdir(parents=True, exist_ok=True)
-        cfg.save(train_dir / "train_config.json")
         resumed = self.latest is not None
-        log = RunLog(train_dir, cfg.tensorboard, resume_step=self.start_step if resumed else None)
+        if main:
+            train_dir.mkdir(parents=True, exist_ok=True)
+            cfg.save(train_dir / "train_config.json")
+            log = RunLog(train_dir, cfg.tensorboard, resume_step=self.start_step if resumed else None)
+        else:
+            log = _NoLog()
         if cfg.vision_pretrain_steps and not resumed:
             try:
-                self.pretrain_vision(log)
+                if main:  # one process pre-trains the tower; the others take its weights
+                    self.pretrain_vision(log)
+                distributed.barrier(self.dist)
+                distributed.broadcast_model(self.model, self.dist)
             except BaseException:
                 log.close()
                 raise
@@ -235,20 +266,30 @@ class Trainer:
             while step < cfg.steps:
                 fp = ""
                 step_loss = 0.0
+                step_aux: dict[str, list[float]] = {name: [] for name in AUX_LOSSES}
                 for micro in range(cfg.grad_accum):
                     records = self.mixture.batch(step, cfg.batch_size, micro)
                     if micro == 0:
                         fp = fingerprint(records)
-                    out = self.output_of(records)
+                    out = self.output_of(distributed.share(records, self.dist, self._cost))
                     loss = out.loss
                     for name in AUX_LOSSES:
                         if getattr(out, name) is not None:
-                            window_aux[name].append(float(getattr(out, name).detach()))
+                            step_aux[name].append(float(getattr(out, name).detach()))
                     if not torch.isfinite(loss):
                         raise FloatingPointError(f"step {step + 1}: the loss is {float(loss)} (batch {fp}); "
                                                  f"lower lr or check the data")  # fmt: skip
                     (loss / cfg.grad_accum).backward()
                     step_loss += float(loss.detach()) / cfg.grad_accum
+                aux = {name: sum(v) / len(v) for name, v in step_aux.items() if v}
+                if self.dist.active:  # average the gradients (and the logged losses) over the processes
+                    names = list(AUX_LOSSES)
+                    got = distributed.average_gradients(
+                        params, self.dist, [step_loss, *distributed.average_present(aux, names)]
+                    )
+                    step_loss, aux = got[0], distributed.mean_of_present(got[1:], names)
+                for name, v in aux.items():
+                    window_aux[name].append(v)
                 norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm if cfg.max_grad_norm > 0 else math.inf)
                 lr = self.optimizer.param_groups[0]["lr"]  # the rate this step used
                 self.optimizer.step()
@@ -273,23 +314,40 @@ class Trainer:
                     window_loss, window_steps, window_samples, t0 = 0.0, 0, 0, time.perf_counter()
                 if bar is not None:
                     bar.update(1)
-                if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
+                if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps) and main:
                     val_loss = self.validate(step, log)
                     if val_loss is not None and (bar is not None or self.echo):
                         (bar.write if bar is not None else print)(f"step {step}: val loss {val_loss:.4f}")
                     t0 = time.perf_counter()  # validation time is not training throughput
                 if cfg.save_every and (step % cfg.save_every == 0 or step == cfg.steps):
-                    self.save(step, {"loss": last_loss, "val_loss": val_loss})
+                    distributed.check_in_sync(self.model, self.dist, step)
+                    if main:
+                        self.save(step, {"loss": last_loss, "val_loss": val_loss})
                     t0 = time.perf_counter()
                 if stop_at is not None and step >= stop_at and step < cfg.steps:
+                    distributed.barrier(self.dist)  # the checkpoint rank 0 writes exists when every process returns
                     return TrainResult(self.out, step, last_loss, val_loss, finished=False)
-            ckpt.export_model(self.model, self.processor, self.out)
-            plot_curves(log.path, train_dir / "curves.png")
+            if main:
+                ckpt.export_model(self.model, self.processor, self.out)
+                plot_curves(log.path, train_dir / "curves.png")
+            distributed.barrier(self.dist)
             return TrainResult(self.out, step, last_loss, val_loss, finished=True)
         finally:
             log.close()
             if bar is not None:
                 bar.close()
+
+
+class _NoLog:
+    """The run log of a data-parallel process other than rank 0: writes nothing."""
+
+    path = None
+
+    def write(self, kind: str, step: int, **values: Any) -> dict[str, Any]:
+        return {"kind": kind, "step": int(step), **values}
+
+    def close(self) -> None:
+        pass
 
 
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_at: int | None = None) -> TrainResult:
@@ -311,6 +369,9 @@ def describe(trainer: Trainer) -> list[str]:
         f"{cfg.steps} steps × {cfg.batch_size} × {cfg.grad_accum} samples, lr {cfg.lr:g} → {cfg.out}"
         + (f" (resuming at step {trainer.start_step})" if trainer.latest is not None else ""),
     ]
+    if trainer.dist.active:
+        lines.append(f"data-parallel: {trainer.dist.world} processes, {cfg.batch_size // trainer.dist.world} samples "
+                     f"of each batch per process, {torch.get_num_threads()} torch thread(s) each")  # fmt: skip
     if trainer.init_report is not None:
         lines.insert(2, f"initialised from {cfg.init}: {trainer.init_report.summary()}")
     return lines
