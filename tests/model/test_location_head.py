@@ -134,3 +134,43 @@ def test_engine_reads_the_bins_from_the_head(head_model, processor, tokenizer):
 def test_head_readout_needs_the_head(model, processor):
     with pytest.raises(ValueError, match="needs a model trained with the location head"):
         Engine(model, processor).generate([[image(16, 16)]], ["<image>\nWhere?"], locations="head")
+
+
+def test_token_loss_smooths_location_targets_only():
+    from vistakit.model.location_head import bin_lookup, token_loss
+
+    vocab, loc_ids = 12, torch.arange(4, 12)  # ids 4..11 are <loc_0>..<loc_7>
+    bins_of = bin_lookup(loc_ids, vocab)
+    scores = torch.randn(3, vocab)
+    target = torch.tensor([1, 6, 9])  # a word, <loc_2>, <loc_5>
+    plain = torch.nn.functional.cross_entropy(scores, target)
+    assert token_loss(scores, target, bins_of, loc_ids, 0.0) == plain
+    words = torch.tensor([1, 2])
+    assert torch.allclose(token_loss(scores[:2], words, bins_of, loc_ids, 1.0), torch.nn.functional.cross_entropy(scores[:2], words))
+    # a prediction that is the smoothed target itself costs nothing; mass one bin off costs less than four bins off
+    q = (-0.5 * ((torch.arange(8.0) - 2) / 1.0) ** 2).softmax(-1)
+    exact = torch.full((1, vocab), -1e4)
+    exact[0, loc_ids] = q.log()
+    assert token_loss(exact, torch.tensor([6]), bins_of, loc_ids, 1.0).item() == pytest.approx(0.0, abs=1e-5)
+
+    def peaked(k):
+        s = torch.full((1, vocab), -5.0)
+        s[0, 4 + k] = 5.0
+        return s
+
+    near, far = (token_loss(peaked(k), torch.tensor([6]), bins_of, loc_ids, 1.0).item() for k in (3, 6))
+    plain_near, plain_far = (token_loss(peaked(k), torch.tensor([6]), bins_of, loc_ids, 0.0).item() for k in (3, 6))
+    assert 0 < near < far and plain_near == pytest.approx(plain_far)  # cross-entropy cannot tell them apart
+
+
+def test_smoothed_location_loss_trains_through_the_model(tokenizer, tmp_path):
+    torch.manual_seed(0)
+    model = build_model(_config(location_sigma=1.0), tokenizer)
+    processor = VistaProcessor(tokenizer, model.config)
+    batch = _batch(processor, tmp_path, [[2.0, 4.0, 10.0, 14.0]], questions=1)
+    outs = [_fwd(model, batch, return_logits=r, pack=p) for r in (False, True) for p in (False, True)]
+    assert all(o.loss.item() == pytest.approx(outs[0].loss.item(), rel=1e-5) for o in outs)
+    outs[0].loss.backward()
+    assert model.lm.get_output_embeddings().weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="location_sigma must be a number of bins"):
+        _config(location_sigma=-1.0)

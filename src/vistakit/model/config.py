@@ -270,6 +270,10 @@ class LMConfig:
     # (the LM still decides *whether* a location comes next); "tokens": from the LM's own <loc_k> scores.
     location_weight: float = 0.0
     location_readout: str = "tokens"
+    # location_sigma > 0 (in bins): the token loss of an answer's <loc_k> aims at a Gaussian of that width over the
+    # bins around k (KL divergence) instead of k alone, so a near miss costs less than a far one (model.location_head
+    # .token_loss); 0 = plain cross-entropy.
+    location_sigma: float = 0.0
     hf_path: str | None = None
     hf_config: dict[str, Any] | None = None
 
@@ -287,6 +291,10 @@ class LMConfig:
         if isinstance(self.location_weight, bool) or not (isinstance(self.location_weight, (int, float)) and self.location_weight >= 0):
             raise ValueError(f"{where}.location_weight must be a number >= 0, got {self.location_weight!r}")
         _choice(self.location_readout, LOCATION_READOUTS, f"{where}.location_readout")
+        s = self.location_sigma
+        if isinstance(s, bool) or not (isinstance(s, (int, float)) and 0 <= s <= 64):
+            raise ValueError(f"{where}.location_sigma must be a number of bins in [0, 64] (0: plain cross-entropy), "
+                             f"got {s!r}")  # fmt: skip
         if self.location_readout == "head" and not self.location_weight > 0:
             raise ValueError(f"{where}.location_readout 'head' needs the location head: set {where}.location_weight > 0")
 

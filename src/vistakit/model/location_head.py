@@ -43,6 +43,32 @@ def location_loss(values: torch.Tensor, bins_target: torch.Tensor, bins: int) ->
     return F.l1_loss(values, (bins_target.float() + 0.5) / bins)
 
 
+def token_loss(
+    scores: torch.Tensor, target: torch.Tensor, bins_of: torch.Tensor | None, loc_ids: torch.Tensor | None, sigma: float
+) -> torch.Tensor:
+    """Mean next-token loss of ``scores`` [N, V] (float) for ``target`` ids [N].
+
+    ``sigma`` 0: cross-entropy. ``sigma`` > 0 (bins; ``lm.location_sigma``): where the target is a ``<loc_k>``
+    (``bins_of`` [V]: each token id's bin, -1 elsewhere; ``loc_ids`` [bins]: the ids in bin order), the target is a
+    discretised Gaussian over the bins around ``k`` instead of ``k`` alone, and the loss its KL divergence from
+    the predicted distribution — zero when the prediction matches it, growing with the distance of the predicted
+    mass from ``k``, so a neighbouring bin costs less than a far one (Gaussian label smoothing of coordinate
+    bins, as SimCC does for keypoints). Other tokens keep the cross-entropy."""
+    if sigma <= 0 or bins_of is None or loc_ids is None:
+        return F.cross_entropy(scores, target)
+    logp = scores.log_softmax(-1)
+    loss = -logp.gather(1, target[:, None]).squeeze(1)
+    k = bins_of[target]
+    at = k >= 0
+    if bool(at.any()):
+        centres = torch.arange(len(loc_ids), device=scores.device, dtype=torch.float32)
+        q = (-0.5 * ((centres - k[at, None].float()) / sigma) ** 2).softmax(-1)  # normalised over the bins
+        kl = (q * (q.clamp(min=1e-12).log() - logp[at][:, loc_ids])).sum(-1)
+        loss = loss.clone()
+        loss[at] = kl
+    return loss.mean()
+
+
 def location_logprobs(values: torch.Tensor, bins: int, scale: float = 1.0) -> torch.Tensor:
     """Log-probabilities [..., bins] over the bins for regressed ``values`` [...]: ``-|centre_k - value| / scale``
     (in bins), normalised — the nearest bin is the most likely."""

@@ -30,7 +30,7 @@ from .config import CONFIG_FILE, ModelConfig, read_config
 from .grounding import grounding_loss, location_embeddings
 from .image_tokenizer import ImageTokens, build_image_tokenizer
 from .language import build_language_model, cache_argument, returned_cache
-from .location_head import LocationHead, bin_lookup, location_loss
+from .location_head import LocationHead, bin_lookup, location_loss, token_loss
 from .packing import plan_packing
 from .region_text import RegionTextHead
 from .text_tokenizer import IMAGE_PAD, check_tokenizer
@@ -343,13 +343,14 @@ class VistaModel(nn.Module):
             predicted = target != IGNORE_INDEX
             if not bool(predicted.any()):  # nothing to predict: a zero that still carries the graph
                 loss = result.sum() * 0.0
-            elif selective:
-                scores = self.lm.get_output_embeddings()(result[:, :-1][predicted])
-                loss = F.cross_entropy(scores.float(), target[predicted])
             else:
-                loss = F.cross_entropy(
-                    logits[:, :-1].float().reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=IGNORE_INDEX
-                )
+                if selective:
+                    scores = self.lm.get_output_embeddings()(result[:, :-1][predicted])
+                else:
+                    scores = logits[:, :-1][predicted]
+                sigma = self.config.lm.location_sigma
+                bins_of = bin_lookup(self.loc_token_ids, scores.shape[-1]) if sigma > 0 else None
+                loss = token_loss(scores.float(), target[predicted], bins_of, getattr(self, "loc_token_ids", None), sigma)
         g_loss = None
         if grounding is not None and relevance is not None:
             g_loss = grounding_loss(relevance, grounding.to(relevance.device))
@@ -480,8 +481,9 @@ def build_model(config: ModelConfig, tokenizer: Any | None = None, load_weights:
 
 
 def needs_loc_ids(config: ModelConfig) -> bool:
-    """Whether the model keeps the ``<loc_k>`` token ids (where tokens write them; the location head reads them)."""
-    return config.image_tokenizer.writes_box or config.lm.location_weight > 0
+    """Whether the model keeps the ``<loc_k>`` token ids (where tokens write them; the location head and the
+    smoothed location loss read them)."""
+    return config.image_tokenizer.writes_box or config.lm.location_weight > 0 or config.lm.location_sigma > 0
 
 
 @torch.no_grad()
