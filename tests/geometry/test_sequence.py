@@ -87,6 +87,23 @@ def test_mask_encoding_from_original_frame():
     assert g.encode_mask(Mask(np.zeros((5, 5), bool))) == "<none>"
 
 
+@settings(max_examples=40, deadline=None)
+@given(angle=st.floats(0, 360), cx=st.floats(20, 44), cy=st.floats(20, 44), sides=st.integers(3, 6))
+def test_mask_rings_start_at_their_topmost_vertex(angle, cx, cy, sides):
+    import cv2
+
+    t = np.radians(angle) + 2 * np.pi * np.arange(sides) / sides
+    arr = np.zeros((64, 64), np.uint8)
+    cv2.fillPoly(arr, [np.round(np.stack([cx + 14 * np.cos(t), cy + 14 * np.sin(t)], 1)).astype(np.int32)], 1)
+    g = SequenceGrammar(64, 16)
+    (span,) = g.decode(g.encode_mask(Mask(arr.astype(bool)))).of_kind("mask")
+    ring = span.geometry.rings[0]
+    top = ring[:, 1].min()
+    assert ring[0, 1] == top and ring[0, 0] == ring[ring[:, 1] == top, 0].min()  # topmost, then leftmost, first
+    area = 0.5 * np.sum(ring[:, 0] * np.roll(ring[:, 1], -1) - np.roll(ring[:, 0], -1) * ring[:, 1])
+    assert area < 0  # the tracing's orientation is kept (counter-clockwise on screen, y pointing down)
+
+
 def test_encoders_refuse_original_frame_geometry():
     with pytest.raises(ValueError, match="model frame"):
         G.encode_boxes(Boxes([[0, 0, 1, 1]], Space(Frame.ORIGINAL, (10, 10))))

@@ -119,6 +119,16 @@ def mask_contours(
     return [c.reshape(-1, 2) + offset for c in contours]
 
 
+def start_at_top(ring: np.ndarray) -> np.ndarray:
+    """The ring (K×2 or K×1×2, x y) rolled to start at its topmost vertex (smallest y; the leftmost of those),
+    keeping its order. Where a traced outline starts depends on the tracer's internals (Douglas-Peucker keeps
+    some vertex of the contour first); a written polygon should start where a reader can tell — PolyFormer, for
+    one, starts its polygons at a fixed corner."""
+    flat = ring.reshape(-1, 2)
+    k = int(np.lexsort((flat[:, 0], flat[:, 1]))[0])
+    return ring if k == 0 else np.roll(ring, -k, axis=0)
+
+
 def _as_ring(contour: np.ndarray) -> np.ndarray:
     """A cv2 contour with at least 3 points; 1-2 pixel specks become a small triangle inside their pixels."""
     if len(contour) >= 3:

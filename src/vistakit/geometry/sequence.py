@@ -32,7 +32,7 @@ from .boxes import Boxes
 from .frames import Frame, Space
 from .masks import Mask
 from .points import Keypoints, Points
-from .polygons import Polygons, trace_contours
+from .polygons import Polygons, start_at_top, trace_contours
 from .sampling import DEFAULT_POINTS, DEFAULT_SAMPLER, get_sampler
 from .transform import ImageTransform
 
@@ -191,7 +191,9 @@ class SequenceGrammar:
         (default: the grammar's ``mask_points``, chosen by its ``sampler``).
 
         The contour is traced and sampled at the original resolution, then the chosen points are mapped into
-        the model frame by ``transform`` (default: the mask's own size padded to a square, scale 1).
+        the model frame by ``transform`` (default: the mask's own size padded to a square, scale 1). Each ring
+        is written from its topmost vertex (the leftmost of those), in the tracing's order
+        (:func:`~vistakit.geometry.polygons.start_at_top`): a fixed start the model can learn.
         """
         h, w = mask.array.shape
         transform = transform or ImageTransform.fit((w, h), max(w, h))
@@ -201,6 +203,7 @@ class SequenceGrammar:
         rings = get_sampler(sampler or self.sampler)(contours, points or self.mask_points)
         if not rings:
             return "<none>"
+        rings = [start_at_top(r) for r in rings]
         # The hot loop of data preparation: crop offset, original → model frame and quantisation fused into one
         # affine map over all rings at once. Coordinates are >= 0, so truncation is the floor.
         a = transform.scale * self.bins / transform.canvas
