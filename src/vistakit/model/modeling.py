@@ -241,7 +241,8 @@ class VistaModel(nn.Module):
         if n_img:
             images = self.encode_images(pixel_values, image_to_sample, instruction_ids, instruction_mask)
             flat = images.tokens.to(embeds.dtype).reshape(-1, embeds.shape[-1])
-            embeds = embeds.masked_scatter(slots.unsqueeze(-1), flat)
+            at = slots.reshape(-1).nonzero().squeeze(1)  # the slots in row-major order (masked_scatter's order)
+            embeds = embeds.reshape(-1, embeds.shape[-1]).index_copy(0, at, flat).view(embeds.shape)
         return embeds, images
 
     @staticmethod
@@ -309,22 +310,34 @@ class VistaModel(nn.Module):
         lm = self.lm.base_model if selective else self.lm
         want_hidden = self.location_head is not None and labels is not None
         extra = {"output_hidden_states": True} if want_hidden and not selective else {}
+        chosen = None  # with ``selective`` and no hidden states asked for: (hidden, target) where a label is predicted
         if pack:
             plan = plan_packing(attention_mask)
-            real = attention_mask.bool()
+            src = plan.positions(attention_mask)
+            h = embeds.shape[-1]
+            flat = torch.cat([embeds.reshape(-1, h), embeds.new_zeros(1, h)])
             out = lm(
-                inputs_embeds=plan.gather(embeds[real]),
+                inputs_embeds=flat.index_select(0, src.reshape(-1)).view(*src.shape, h),
                 attention_mask=plan.attention_mask(embeds.dtype),
-                position_ids=plan.gather(positions[real]),
+                position_ids=torch.cat([positions.reshape(-1), positions.new_zeros(1)])[src],
                 use_cache=False,
                 **extra,
             )
             packed = out.last_hidden_state if selective else out.logits
-            result = packed.new_zeros((*input_ids.shape, packed.shape[-1]))
-            result[real] = plan.scatter(packed)
+            if selective and not want_hidden:  # the loss needs the packed slots that predict a label, nothing else
+                ignore = labels.new_full((labels.shape[0], 1), IGNORE_INDEX)
+                following = torch.cat([labels[:, 1:], ignore], 1).reshape(-1)  # the label each position predicts
+                target = torch.cat([following, ignore[0]])[src].reshape(-1)
+                at = (target != IGNORE_INDEX).nonzero().squeeze(1)
+                chosen = (packed.reshape(-1, packed.shape[-1]).index_select(0, at), target[at])
+                result = packed
+            else:
+                real = attention_mask.bool()
+                result = packed.new_zeros((*input_ids.shape, packed.shape[-1]))
+                result[real] = plan.scatter(packed)
             if extra:
                 hidden = out.hidden_states[-1].new_zeros((*input_ids.shape, out.hidden_states[-1].shape[-1]))
-                hidden[real] = plan.scatter(out.hidden_states[-1])
+                hidden[attention_mask.bool()] = plan.scatter(out.hidden_states[-1])
         else:
             out = lm(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=positions, use_cache=use_cache,
                      **extra)  # fmt: skip
@@ -332,6 +345,10 @@ class VistaModel(nn.Module):
             past = returned_cache(out) if use_cache else None
             if extra:
                 hidden = out.hidden_states[-1]
+            if selective and not want_hidden:
+                target = labels[:, 1:].reshape(-1)
+                at = (target != IGNORE_INDEX).nonzero().squeeze(1)
+                chosen = (result[:, :-1].reshape(-1, result.shape[-1]).index_select(0, at), target[at])
         if selective:
             hidden = result
         elif not extra:
@@ -339,18 +356,20 @@ class VistaModel(nn.Module):
         logits = None if selective else result
         loss = None
         if labels is not None:
-            target = labels[:, 1:]
-            predicted = target != IGNORE_INDEX
-            if not bool(predicted.any()):  # nothing to predict: a zero that still carries the graph
+            if chosen is not None:
+                picked, wanted = chosen
+            else:
+                target = labels[:, 1:]
+                predicted = target != IGNORE_INDEX
+                picked = (result[:, :-1] if selective else logits[:, :-1])[predicted]
+                wanted = target[predicted]
+            if not len(wanted):  # nothing to predict: a zero that still carries the graph
                 loss = result.sum() * 0.0
             else:
-                if selective:
-                    scores = self.lm.get_output_embeddings()(result[:, :-1][predicted])
-                else:
-                    scores = logits[:, :-1][predicted]
+                scores = self.lm.get_output_embeddings()(picked) if selective else picked
                 sigma = self.config.lm.location_sigma
                 bins_of = bin_lookup(self.loc_token_ids, scores.shape[-1]) if sigma > 0 else None
-                loss = token_loss(scores.float(), target[predicted], bins_of, getattr(self, "loc_token_ids", None), sigma)
+                loss = token_loss(scores.float(), wanted, bins_of, getattr(self, "loc_token_ids", None), sigma)
         g_loss = None
         if grounding is not None and relevance is not None:
             g_loss = grounding_loss(relevance, grounding.to(relevance.device))

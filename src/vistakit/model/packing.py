@@ -43,6 +43,13 @@ class Packing:
         out[self.index.reshape(-1)[keep]] = flat[keep]
         return out
 
+    def positions(self, attention_mask: torch.Tensor) -> torch.Tensor:
+        """LongTensor [R, T]: each packed slot's position in the padded batch flattened row-major (``b * T + t``),
+        ``B * T`` for a padding slot — the index that moves ``[B * T (+ 1 zero row), ...]`` values into the packed
+        layout with one ``index_select`` (cheaper on a CPU than boolean masks and their backward)."""
+        real = attention_mask.reshape(-1).nonzero().squeeze(1)
+        return torch.cat([real, real.new_full((1,), attention_mask.numel())])[self.index]
+
     def attention_mask(self, dtype: torch.dtype) -> torch.Tensor:
         """Additive block-diagonal causal mask ``[R, 1, T, T]``; a padding slot attends only to itself (so no
         row of the softmax is empty)."""
