@@ -26,6 +26,10 @@ def test_gather_scatter_round_trip_and_mask(lengths, left):
     packed = plan.gather(flat)
     assert packed.shape == (plan.rows, t, 1)
     assert torch.equal(plan.scatter(packed), flat)
+    # positions: the same packing read straight from the padded [B, T] layout (padding slots -> B * T)
+    values = torch.arange(mask.numel(), dtype=torch.float32) + 1
+    padded = torch.cat([values, torch.zeros(1)])[plan.positions(mask)]
+    assert torch.equal(padded[..., None], plan.gather(values[mask.reshape(-1).bool()][:, None]))
     # Each sample's tokens are contiguous and in order within one row.
     seg = plan.segment
     for s, n in enumerate(lengths):
