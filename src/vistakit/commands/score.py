@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 
@@ -14,6 +15,13 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bins", type=int, default=1000, help="location bins of the answer text (default 1000)")
     p.add_argument("--by", default=None, metavar="KEY",
                    help="also score each group of records sharing meta[KEY] (e.g. question_kind for ShapesWorld VQA)")
+    p.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                   help="also print a bootstrap interval of each metric over N resampled sets of the records")
+    p.add_argument("--against", default=None, metavar="PRED",
+                   help="with --bootstrap: another model's predictions on the same records; the intervals are "
+                        "then of the difference (paired)")
+    p.add_argument("--level", type=float, default=0.95, help="interval level of --bootstrap (default 0.95)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the --bootstrap resampling (default 0)")
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object on the last line")
 
 
@@ -25,6 +33,41 @@ def run(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr)
     for line in format_table(report):
         print(line)
+    out = report.json_metrics()
+    if args.bootstrap < 0:
+        print(f"error: --bootstrap must be a number of resamples (e.g. 1000), got {args.bootstrap}", file=sys.stderr)
+        return 2
+    if args.against is not None and args.bootstrap <= 0:
+        print("error: --against compares two models by a paired bootstrap; give --bootstrap N too (e.g. 1000)",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    if args.bootstrap > 0:
+        from ..evaluation.bootstrap import bootstrap_intervals, format_intervals
+        from ..evaluation.score import align_predictions, gold_records
+        from ..tasks import get_task
+
+        task = get_task(args.task)
+        golds = gold_records(task, args.gold)
+        preds = align_predictions(task, golds, args.pred, args.bins).preds
+        base = None
+        if args.against is not None:
+            other = align_predictions(task, golds, args.against, args.bins)
+            if other.missing:
+                print(f"warning: {args.against}: {len(other.missing)} gold record(s) have no prediction and count "
+                      f"as wrong", file=sys.stderr)  # fmt: skip
+            base = other.preds
+        intervals = bootstrap_intervals(task, golds, preds, args.bootstrap, args.level, args.seed, base)
+        print("")
+        for line in format_intervals(intervals, args.level, args.bootstrap):
+            print(line)
+        def clean(v: float | None) -> float | None:
+            return None if v is None or math.isnan(v) else v
+
+        out["bootstrap"] = {
+            i.metric: {k: clean(v) for k, v in {"low": i.low, "high": i.high, **({} if i.base is None else {
+                "base": i.base, "difference": i.difference, "better": i.better})}.items()}  # fmt: skip
+            for i in intervals
+        }
     if args.json:
-        print(json.dumps(report.json_metrics()))
+        print(json.dumps(out))
     return 0

@@ -125,16 +125,28 @@ def prediction_from_json(obj: Mapping[str, Any], gold: Record, task: Task, gramm
 NO_GROUP = "(none)"
 
 
-def score_files(
-    task_name: str, gold_path: str | Path, pred_path: str | Path, bins: int = ANSWER_BINS, by: str | None = None
-) -> ScoreReport:
-    """Score the predictions in ``pred_path`` against the ``task_name`` records of ``gold_path`` (and, with ``by``,
-    each group of records sharing ``meta[by]``)."""
-    task = get_task(task_name)
-    grammar = SequenceGrammar(bins)
+def gold_records(task: Task, gold_path: str | Path) -> list[Record]:
+    """The ``task`` records of a gold file (ValueError when there are none)."""
     golds = [r for r in read_records(gold_path) if r.task == task.name]
     if not golds:
         raise ValueError(f"{gold_path}: no gold records of task {task.name!r}")
+    return golds
+
+
+@dataclass
+class Aligned:
+    """One prediction per gold record, in the gold order (an empty one where the file has none)."""
+
+    preds: list[Prediction]
+    n_pred: int  # predictions in the file
+    missing: list[str]
+    unknown: list[str]
+    problems: int
+
+
+def align_predictions(task: Task, golds: list[Record], pred_path: str | Path, bins: int = ANSWER_BINS) -> Aligned:
+    """Read a predictions file and parse each gold record's prediction (see the module docstring)."""
+    grammar = SequenceGrammar(bins)
     raw = read_predictions(pred_path)
     gold_ids = {g.id for g in golds}
     preds, missing, problems = [], [], 0
@@ -146,9 +158,20 @@ def score_files(
             p = Prediction()
             missing.append(g.id)
         preds.append(p)
-    unknown = [k for k in raw if k not in gold_ids]
-    metrics = task.score(golds, preds)
-    report = ScoreReport(task.name, metrics, len(golds), len(raw), missing, unknown, problems, by)
+    return Aligned(preds, len(raw), missing, [k for k in raw if k not in gold_ids], problems)
+
+
+def score_files(
+    task_name: str, gold_path: str | Path, pred_path: str | Path, bins: int = ANSWER_BINS, by: str | None = None
+) -> ScoreReport:
+    """Score the predictions in ``pred_path`` against the ``task_name`` records of ``gold_path`` (and, with ``by``,
+    each group of records sharing ``meta[by]``)."""
+    task = get_task(task_name)
+    golds = gold_records(task, gold_path)
+    al = align_predictions(task, golds, pred_path, bins)
+    metrics = task.score(golds, al.preds)
+    report = ScoreReport(task.name, metrics, len(golds), al.n_pred, al.missing, al.unknown, al.problems, by)
+    preds = al.preds
     if by is not None:
         if not any(by in g.meta for g in golds):
             keys = sorted({k for g in golds for k in g.meta})

@@ -136,6 +136,12 @@ class Task:
         """Metrics (``metric_names``) over aligned lists of gold records and predictions."""
         raise NotImplementedError
 
+    def sample_scores(self, golds: list[Record], preds: list[Prediction]) -> dict[str, np.ndarray] | None:
+        """Per-record values whose mean is a metric, for the metrics that are such means — what lets a bootstrap
+        (:mod:`vistakit.evaluation.bootstrap`) resample a costly metric without recomputing it. ``None`` (the
+        default): resample by calling :meth:`score` on each resampled set."""
+        return None
+
     def check_aligned(self, golds: Sequence[Record], preds: Sequence[Prediction]) -> None:
         if len(golds) != len(preds):
             raise ValueError(f"task {self.name!r}: {len(golds)} gold records but {len(preds)} predictions; expected one each")

@@ -176,6 +176,7 @@ def norm_text(text: str) -> str:
 
 
 # --- a base for the plain-text tasks ------------------------------------------------------------------------
+PER_SAMPLE_CAPTION_METRICS = ("cider", "rouge_l")  # corpus value = mean of the per-sample values
 class TextAnswerTask(Task):
     """Tasks whose answer is plain text: ``targets.answers[0]`` is the target; any answer is a reference."""
 
@@ -192,6 +193,21 @@ class TextAnswerTask(Task):
 
         self.check_aligned(golds, preds)
         return caption_scores([p.text for p in preds], [g.targets.answers or [] for g in golds], self.metric_names)
+
+    def sample_scores(self, golds: list[Record], preds: list[Prediction]) -> dict[str, np.ndarray] | None:
+        """Per-record CIDEr-D and ROUGE-L (their corpus values are these means; CIDEr-D's IDF weights stay those of
+        the whole set). BLEU-4 and METEOR are corpus statistics, not means: left out. ``None`` for a subclass
+        with its own :meth:`score`."""
+        if type(self).score is not TextAnswerTask.score:
+            return None
+        from ..metrics.captioning import caption_scores
+
+        self.check_aligned(golds, preds)
+        names = [m for m in self.metric_names if m in PER_SAMPLE_CAPTION_METRICS]
+        if not names:
+            return None
+        _, samples = caption_scores([p.text for p in preds], [g.targets.answers or [] for g in golds], names, per_sample=True)
+        return {m: np.asarray(samples[m], np.float64) for m in names}
 
 
 def per_image_masks(

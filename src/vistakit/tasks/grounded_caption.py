@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
+import numpy as np
+
 from ..data.record import Record, Targets
 from ..geometry import SequenceGrammar
 from ..geometry.sequence import ParseResult
@@ -63,3 +65,12 @@ class GroundedCaption(Task):
         radii = [POINT_FRACTION * max(g.image_sizes[0]) for g in golds]
         out["point_acc"] = word_point_accuracy(pred_words, gold_words, radii)
         return out
+
+    def sample_scores(self, golds: list[Record], preds: list[Prediction]) -> dict[str, np.ndarray] | None:
+        """Per-record CIDEr-D (IDF of the whole set); ``point_acc`` pools words over records: left out."""
+        from ..metrics.captioning import caption_scores
+
+        self.check_aligned(golds, preds)
+        _, samples = caption_scores([p.text for p in preds], [g.targets.answers or [] for g in golds], ("cider",),
+                                    per_sample=True)  # fmt: skip
+        return {"cider": np.asarray(samples["cider"], np.float64)}
