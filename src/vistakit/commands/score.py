@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 
 
@@ -28,46 +27,44 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..evaluation.score import format_table, score_files
 
+    if args.bootstrap < 0:
+        print(f"error: --bootstrap must be a number of resamples (e.g. 1000), got {args.bootstrap}", file=sys.stderr)
+        return 2
+    if args.against is not None and args.bootstrap == 0:
+        print("error: --against compares two models by a paired bootstrap; give --bootstrap N too (e.g. 1000)",
+              file=sys.stderr)  # fmt: skip
+        return 2
     report = score_files(args.task, args.gold, args.pred, args.bins, args.by)
     for line in report.warnings():
         print(line, file=sys.stderr)
     for line in format_table(report):
         print(line)
     out = report.json_metrics()
-    if args.bootstrap < 0:
-        print(f"error: --bootstrap must be a number of resamples (e.g. 1000), got {args.bootstrap}", file=sys.stderr)
-        return 2
-    if args.against is not None and args.bootstrap <= 0:
-        print("error: --against compares two models by a paired bootstrap; give --bootstrap N too (e.g. 1000)",
-              file=sys.stderr)  # fmt: skip
-        return 2
     if args.bootstrap > 0:
-        from ..evaluation.bootstrap import bootstrap_intervals, format_intervals
-        from ..evaluation.score import align_predictions, gold_records
-        from ..tasks import get_task
-
-        task = get_task(args.task)
-        golds = gold_records(task, args.gold)
-        preds = align_predictions(task, golds, args.pred, args.bins).preds
-        base = None
-        if args.against is not None:
-            other = align_predictions(task, golds, args.against, args.bins)
-            if other.missing:
-                print(f"warning: {args.against}: {len(other.missing)} gold record(s) have no prediction and count "
-                      f"as wrong", file=sys.stderr)  # fmt: skip
-            base = other.preds
-        intervals = bootstrap_intervals(task, golds, preds, args.bootstrap, args.level, args.seed, base)
-        print("")
-        for line in format_intervals(intervals, args.level, args.bootstrap):
-            print(line)
-        def clean(v: float | None) -> float | None:
-            return None if v is None or math.isnan(v) else v
-
-        out["bootstrap"] = {
-            i.metric: {k: clean(v) for k, v in {"low": i.low, "high": i.high, **({} if i.base is None else {
-                "base": i.base, "difference": i.difference, "better": i.better})}.items()}  # fmt: skip
-            for i in intervals
-        }
+        out["bootstrap"] = _bootstrap(args)
     if args.json:
         print(json.dumps(out))
     return 0
+
+
+def _bootstrap(args: argparse.Namespace) -> dict:
+    """Print the bootstrap table; return its JSON form."""
+    from ..evaluation.bootstrap import bootstrap_intervals, format_intervals
+    from ..evaluation.score import align_predictions, gold_records
+    from ..tasks import get_task
+
+    task = get_task(args.task)
+    golds = gold_records(task, args.gold)
+    preds = align_predictions(task, golds, args.pred, args.bins).preds
+    base = None
+    if args.against is not None:
+        other = align_predictions(task, golds, args.against, args.bins)
+        if other.missing:
+            print(f"warning: {args.against}: {len(other.missing)} gold record(s) have no prediction and count as wrong",
+                  file=sys.stderr)  # fmt: skip
+        base = other.preds
+    intervals = bootstrap_intervals(task, golds, preds, args.bootstrap, args.level, args.seed, base)
+    print("")
+    for line in format_intervals(intervals, args.level, args.bootstrap):
+        print(line)
+    return {i.metric: i.to_json() for i in intervals}

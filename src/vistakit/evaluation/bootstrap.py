@@ -16,6 +16,7 @@ task is resampled by calling :meth:`Task.score` on each resampled set (about 0.1
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -41,11 +42,18 @@ class Interval:
     def difference(self) -> float | None:
         return None if self.base is None else self.value - self.base
 
+    def to_json(self) -> dict[str, float | None]:
+        """``{low, high}`` (paired: also ``base``, ``difference``, ``better``); NaN written as ``None``."""
+        out = {"low": self.low, "high": self.high}
+        if self.base is not None:
+            out.update(base=self.base, difference=self.difference, better=self.better)
+        return {k: None if v is None or math.isnan(v) else float(v) for k, v in out.items()}
 
-def _values(task: Task, golds: list[Record], preds: list[Prediction]):
+
+def _values(task: Task, golds: list[Record], preds: list[Prediction]) -> tuple[dict[str, np.ndarray], list[str]]:
     """(metric → per-record values) for the mean metrics, and the names to recompute with ``task.score``."""
     fast = task.sample_scores(golds, preds) or {}
-    slow = [] if fast else [m for m in task.metric_names]
+    slow = [] if fast else list(task.metric_names)
     return fast, slow
 
 
