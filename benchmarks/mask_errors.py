@@ -3,7 +3,8 @@
 Reads the per-sample predictions that ``vistakit eval --predictions DIR`` (or ``scripts/eval_reference.sh``) wrote
 for a mask task and, per record, rasterises the predicted and the gold mask at the original image size. A
 prediction whose mask centroid lies inside the gold mask counts as "on the right object"; the script prints that
-share and the mean IoU of those records and of the others, beside an IoU histogram.
+share and the mean IoU of those records and of the others, beside an IoU histogram, and the IoU of the two masks'
+boxes (is the outline loose because its extent is wrong, or its shape?).
 
     python benchmarks/mask_errors.py data/sw_eval/test.jsonl results/test_predictions/res.jsonl [--task res]
 """
@@ -24,6 +25,20 @@ from vistakit.tasks.common import gold_masks, union_mask
 EDGES = (0.0, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
+def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of the tight pixel boxes of two bool masks (0 when either is empty)."""
+    boxes = []
+    for m in (a, b):
+        ys, xs = np.nonzero(m)
+        if not len(xs):
+            return 0.0
+        boxes.append((xs.min(), ys.min(), xs.max() + 1, ys.max() + 1))
+    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = boxes
+    inter = max(0, min(ax1, bx1) - max(ax0, bx0)) * max(0, min(ay1, by1) - max(ay0, by0))
+    union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
+    return inter / union
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("gold", type=Path, help="the split's JSON Lines file")
@@ -34,7 +49,7 @@ def main() -> None:
     task = get_task(args.task)
     gold = {r.id: r for r in RecordDataset(args.gold, tasks=[args.task])}
     grammar = SequenceGrammar(args.bins)
-    ious, inside = [], []
+    ious, inside, box_ious = [], [], []
     for line in args.pred.read_text(encoding="utf-8").splitlines():
         p = json.loads(line)
         rec = gold.get(p["id"])
@@ -46,6 +61,7 @@ def main() -> None:
         ious.append((pm & gm).sum() / max(1, (pm | gm).sum()))
         ys, xs = np.nonzero(pm)
         inside.append(bool(len(xs)) and bool(gm[int(ys.mean()), int(xs.mean())]))
+        box_ious.append(_box_iou(pm, gm))
     if not ious:
         raise SystemExit(f"{args.pred}: no predictions")
     iou, on = np.array(ious), np.array(inside)
@@ -53,6 +69,9 @@ def main() -> None:
     print(f"  predicted centroid inside the gold mask: {on.mean():.2f} (mean IoU there {iou[on].mean():.3f})")
     if (~on).any():
         print(f"  elsewhere (or empty): {(~on).mean():.2f} (mean IoU there {iou[~on].mean():.3f})")
+    box = np.array(box_ious)
+    print(f"  IoU of the masks' boxes: {box.mean():.3f} (on the right object {box[on].mean():.3f}; "
+          f"its masks {iou[on].mean():.3f})")  # fmt: skip
     hist = np.histogram(iou, bins=EDGES)[0]
     print("  IoU histogram: " + "  ".join(f"{a:.1f}-{b:.1f}: {n}" for a, b, n in zip(EDGES, EDGES[1:], hist)))
 
