@@ -19,6 +19,8 @@ import numpy as np
 
 from vistakit.data.dataset import RecordDataset
 from vistakit.geometry import SequenceGrammar
+from vistakit.geometry.masks import foreground_bbox
+from vistakit.metrics.grounding import box_iou
 from vistakit.tasks import get_task
 from vistakit.tasks.common import gold_masks, union_mask
 
@@ -27,16 +29,8 @@ EDGES = (0.0, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
     """IoU of the tight pixel boxes of two bool masks (0 when either is empty)."""
-    boxes = []
-    for m in (a, b):
-        ys, xs = np.nonzero(m)
-        if not len(xs):
-            return 0.0
-        boxes.append((xs.min(), ys.min(), xs.max() + 1, ys.max() + 1))
-    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = boxes
-    inter = max(0, min(ax1, bx1) - max(ax0, bx0)) * max(0, min(ay1, by1) - max(ay0, by0))
-    union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
-    return inter / union
+    boxes = [foreground_bbox(m) for m in (a, b)]
+    return box_iou(*boxes) if None not in boxes else 0.0
 
 
 def main() -> None:

@@ -123,3 +123,19 @@ def test_caption_metrics_resample_from_per_record_values():
     got = bootstrap_intervals(task, golds, preds, resamples=20)
     assert [i.metric for i in got] == ["cider", "rouge_l"]  # in the task's metric order; bleu4 / meteor left out
     assert get_task("vqa").sample_scores(golds, preds) is None  # a text task with its own score: resampled by it
+
+
+def test_cli_checks_its_arguments_before_scoring(tmp_path, capsys):
+    golds = nlvr_records(20)
+    write_records(tmp_path / "gold.jsonl", golds)
+    rows = [{"id": g.id, "answer": "true"} for g in golds]
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "other.jsonl").write_text(json.dumps({"id": "elsewhere", "answer": "true"}) + "\n")
+    args = ["score", "--task", "nlvr", "--gold", str(tmp_path / "gold.jsonl"), "--pred", str(tmp_path / "p.jsonl")]
+    assert main(args + ["--bootstrap", "5"]) == 2
+    assert main(args + ["--bootstrap", "100", "--level", "95"]) == 2
+    captured = capsys.readouterr()
+    assert "at least 10" in captured.err and "--level must be between 0 and 1" in captured.err
+    assert captured.out == ""  # nothing scored before the error
+    assert main(args + ["--bootstrap", "100", "--against", str(tmp_path / "other.jsonl")]) == 2
+    assert "predicts none of the 20 nlvr records" in capsys.readouterr().err

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..evaluation.score import ScoreReport
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -27,8 +31,12 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..evaluation.score import format_table, score_files
 
-    if args.bootstrap < 0:
-        print(f"error: --bootstrap must be a number of resamples (e.g. 1000), got {args.bootstrap}", file=sys.stderr)
+    if args.bootstrap < 0 or 0 < args.bootstrap < 10:
+        print(f"error: --bootstrap must be a number of resamples, at least 10 (e.g. 1000), got {args.bootstrap}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    if not 0.0 < args.level < 1.0:
+        print(f"error: --level must be between 0 and 1 (e.g. 0.95), got {args.level}", file=sys.stderr)
         return 2
     if args.against is not None and args.bootstrap == 0:
         print("error: --against compares two models by a paired bootstrap; give --bootstrap N too (e.g. 1000)",
@@ -41,24 +49,26 @@ def run(args: argparse.Namespace) -> int:
         print(line)
     out = report.json_metrics()
     if args.bootstrap > 0:
-        out["bootstrap"] = _bootstrap(args)
+        out["bootstrap"] = _bootstrap(args, report)
     if args.json:
         print(json.dumps(out))
     return 0
 
 
-def _bootstrap(args: argparse.Namespace) -> dict:
-    """Print the bootstrap table; return its JSON form."""
+def _bootstrap(args: argparse.Namespace, report: ScoreReport) -> dict:
+    """Print the bootstrap table of the scored records (``report``); return its JSON form."""
     from ..evaluation.bootstrap import bootstrap_intervals, format_intervals
-    from ..evaluation.score import align_predictions, gold_records
+    from ..evaluation.score import align_predictions
     from ..tasks import get_task
 
     task = get_task(args.task)
-    golds = gold_records(task, args.gold)
-    preds = align_predictions(task, golds, args.pred, args.bins).preds
+    golds, preds = report.golds, report.preds
     base = None
     if args.against is not None:
         other = align_predictions(task, golds, args.against, args.bins)
+        if len(other.missing) == len(golds):
+            raise ValueError(f"{args.against}: predicts none of the {len(golds)} {task.name} records of {args.gold}; "
+                             "expected the other model's predictions on the same records")  # fmt: skip
         if other.missing:
             print(f"warning: {args.against}: {len(other.missing)} gold record(s) have no prediction and count as wrong",
                   file=sys.stderr)  # fmt: skip

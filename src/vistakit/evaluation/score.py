@@ -44,6 +44,8 @@ class ScoreReport:
     by: str | None = None  # the meta key of the groups below
     groups: dict[str, dict[str, float]] = field(default_factory=dict)  # meta value → metrics of its records
     group_sizes: dict[str, int] = field(default_factory=dict)
+    golds: list[Record] = field(default_factory=list, repr=False)  # the scored records, in file order
+    preds: list[Prediction] = field(default_factory=list, repr=False)  # one per gold record (empty where missing)
 
     def warnings(self) -> list[str]:
         out = []
@@ -170,8 +172,9 @@ def score_files(
     golds = gold_records(task, gold_path)
     al = align_predictions(task, golds, pred_path, bins)
     metrics = task.score(golds, al.preds)
-    report = ScoreReport(task.name, metrics, len(golds), al.n_pred, al.missing, al.unknown, al.problems, by)
     preds = al.preds
+    report = ScoreReport(task.name, metrics, len(golds), al.n_pred, al.missing, al.unknown, al.problems, by,
+                         golds=golds, preds=preds)  # fmt: skip
     if by is not None:
         if not any(by in g.meta for g in golds):
             keys = sorted({k for g in golds for k in g.meta})
