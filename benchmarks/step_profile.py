@@ -1,10 +1,11 @@
 """Where a training step of a run's recipe spends its time: parameters per part, tokens per sample by task, and the
 operators that take the CPU time of a few steps (``torch.profiler``).
 
-    .venv/bin/python benchmarks/step_profile.py runs/RUN [--steps 3] [--records 300]
+    .venv/bin/python benchmarks/step_profile.py runs/RUN [--steps 3] [--records 300] [--set KEY=VALUE …]
 
 Reads ``RUN/train/train_config.json`` (what ``vistakit train`` wrote), builds that model fresh (nothing is
-trained or saved), draws batches from the run's mixture, and prints: each top-level part's parameter count; for
+trained or saved; ``--set`` changes the recipe first, e.g. ``--set batch_size=16 --set model.lm.layers=3`` to time a
+variant before spending a run on it), draws batches from the run's mixture, and prints: each top-level part's parameter count; for
 the run's validation records, the mean tokens a sample brings to the language model by task, split into its
 images' tokens, its answer (the labelled tokens) and the rest (prompt, tags); the median seconds of collation,
 forward, backward and the optimizer step; and the operators with the most self CPU time.
@@ -28,6 +29,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3, help="profiled steps, after timing 10 (default 3)")
     ap.add_argument("--records", type=int, default=300, help="validation records for the token counts (default 300)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a vistakit train override applied to the run's recipe (repeatable)")
     args = ap.parse_args()
     cfg_path = args.run / "train" / "train_config.json"
     if not cfg_path.is_file():
@@ -39,9 +42,12 @@ def main() -> None:
     from vistakit.train.loop import Trainer
 
     tmp = tempfile.mkdtemp()
-    cfg = TrainConfig.load(cfg_path).with_overrides(
-        [f"out={tmp}", "eval_every=0", "save_every=0", "val_records=0", "tensorboard=false", "init="]
-    )
+    try:
+        cfg = TrainConfig.load(cfg_path).with_overrides(
+            [*args.set, f"out={tmp}", "eval_every=0", "save_every=0", "val_records=0", "tensorboard=false", "init="]
+        )
+    except ValueError as e:
+        raise SystemExit(f"--set: {e}") from None
     tr = Trainer(cfg, False, False)
     model, proc = tr.model, tr.processor
     print("parameters: " + ", ".join(f"{n} {sum(p.numel() for p in c.parameters()):,}" for n, c in model.named_children()))
