@@ -126,3 +126,23 @@ def test_predict_returns_predictions_in_original_pixels(model, processor):
     assert isinstance(pred, Prediction) and pred.boxes.shape[1] == 4
     with pytest.raises(ValueError, match="task names"):
         engine.predict(IMAGES, PROMPTS, ["rec"])
+
+
+def test_beam_search_ends_with_the_finished_answer_not_a_run_on():
+    """Regression: with 4 beams the reference model answered this ShapesWorld test question ("Is the large
+    triangle below the medium triangle?", gold "no") with a 256-token run-on that never wrote ``</s>`` — its
+    length-normalised score beat the finished "no". Beams now stop once a finished answer beats every running one,
+    and a finished answer is preferred over one cut off by the length limit."""
+    from vistakit import Vista
+    from vistakit.data.shapesworld.generate import GenerateConfig, make_example
+    from vistakit.data.shapesworld.render import render
+
+    tasks = ("caption", "vqa", "rec", "res", "grec", "gres", "reg", "attcoseg", "coseg", "nlvr", "which_image")
+    ex, prng = make_example(GenerateConfig(split="test", seed=7, tasks=tasks, cite_referents=("nlvr",)), 45)
+    assert ex.task == "vqa" and ex.targets.answers == ["no"]
+    prompt = "<image>\nIs the large triangle below the medium triangle? Answer briefly."
+    vista = Vista.from_pretrained(device="cpu")
+    beams = vista.predict(render(ex.scenes[0]), prompt, task="vqa", num_beams=4)
+    greedy = vista.predict(render(ex.scenes[0]), prompt, task="vqa")
+    assert beams.finish_reason == "stop" and beams.completion_tokens <= 3, beams.text
+    assert beams.text in {"yes", "no"} and greedy.text == "no"

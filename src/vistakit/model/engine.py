@@ -226,6 +226,8 @@ class Engine:
                 new_states.append(states[s] if done_before else self.constraint.advance(states[s], w))
             ids, probs, states = new_ids, new_probs, new_states
             finished = finished[src] | (tok == self.eos_id)
+            if k > 1:
+                finished = self._settle(finished, ids, scores, b, k, alpha)
             if bool(finished.all()):
                 break
             if k > 1:
@@ -242,14 +244,35 @@ class Engine:
         out[:, loc] = out[:, loc].logsumexp(-1, keepdim=True) + location_logprobs(values, len(loc))
         return out
 
+    @staticmethod
+    def _norm(score: float, length: int, k: int, alpha: float) -> float:
+        """The score beams compete on: the log-probability over ``length ** alpha`` (raw for greedy)."""
+        return score / max(1, length) ** alpha if k > 1 else score
+
+    def _settle(self, finished: torch.Tensor, ids, scores: torch.Tensor, b: int, k: int, alpha: float) -> torch.Tensor:
+        """Stop a sample's search once its best ended answer (``</s>`` written) scores at least as well as every
+        beam still running — the usual early stop of beam search (Hugging Face's ``early_stopping=False``). Without
+        it, a beam that never ends (a run-on repeating itself, each token nearly certain) outscores a short
+        finished answer once its log-probability is divided by its length."""
+        sc, fin = scores.tolist(), finished.tolist()
+        for i in range(b):
+            rows = range(i * k, i * k + k)
+            ended = [self._norm(sc[r], len(ids[r]), k, alpha) for r in rows if ids[r] and ids[r][-1] == self.eos_id]
+            live = [self._norm(sc[r], len(ids[r]), k, alpha) for r in rows if not fin[r]]
+            if ended and live and max(ended) >= max(live):
+                finished[i * k : i * k + k] = True
+        return finished
+
     def _result(self, ids, probs, scores, first: int, k: int, alpha: float) -> GenerationResult:
-        """The best of rows ``first .. first + k`` (length-normalised score when beams compete)."""
+        """The best of rows ``first .. first + k`` by length-normalised score when beams compete; a beam that
+        ended (wrote ``</s>``) beats one cut off by the length limit."""
 
         def norm(r: int) -> float:
-            s = float(scores[r])
-            return s / max(1, len(ids[r])) ** alpha if k > 1 else s
+            return self._norm(float(scores[r]), len(ids[r]), k, alpha)
 
-        best = max(range(first, first + k), key=norm)
+        rows = range(first, first + k)
+        ended = [r for r in rows if ids[r] and ids[r][-1] == self.eos_id]
+        best = max(ended or rows, key=norm)
         seq, pr = ids[best], probs[best]
         if seq and seq[-1] == self.eos_id:
             seq, pr = seq[:-1], pr[:-1]
