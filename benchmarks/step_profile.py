@@ -4,11 +4,11 @@ operators that take the CPU time of a few steps (``torch.profiler``).
     .venv/bin/python benchmarks/step_profile.py runs/RUN [--steps 3] [--records 300] [--set KEY=VALUE …]
 
 Reads ``RUN/train/train_config.json`` (what ``vistakit train`` wrote), builds that model fresh (nothing is
-trained or saved; ``--set`` changes the recipe first, e.g. ``--set batch_size=16 --set model.lm.layers=3`` to time a
-variant before spending a run on it), draws batches from the run's mixture, and prints: each top-level part's parameter count; for
-the run's validation records, the mean tokens a sample brings to the language model by task, split into its
-images' tokens, its answer (the labelled tokens) and the rest (prompt, tags); the median seconds of collation,
-forward, backward and the optimizer step; and the operators with the most self CPU time.
+trained or saved; ``--set`` changes the recipe first, e.g. ``--set batch_size=16 --set model.lm.layers=3`` to
+time a variant before spending a run on it), draws batches from the run's mixture, and prints: each top-level
+part's parameter count; for the run's validation records, the mean tokens a sample brings to the language model
+by task, split into its images' tokens, its answer (the labelled tokens) and the rest (prompt, tags); the median
+seconds of collation, forward, backward and the optimizer step; and the operators with the most self CPU time.
 """
 
 from __future__ import annotations

@@ -251,9 +251,9 @@ class Engine:
 
     def _settle(self, finished: torch.Tensor, ids, scores: torch.Tensor, b: int, k: int, alpha: float) -> torch.Tensor:
         """Stop a sample's search once its best ended answer (``</s>`` written) scores at least as well as every
-        beam still running — the usual early stop of beam search (Hugging Face's ``early_stopping=False``). Without
-        it, a beam that never ends (a run-on repeating itself, each token nearly certain) outscores a short
-        finished answer once its log-probability is divided by its length."""
+        beam still running, each judged by its score so far (as Hugging Face's default ``early_stopping=False``).
+        Without it, a beam that never ends (a run-on repeating itself, each token nearly certain) outscores a
+        short finished answer once its log-probability is divided by its length."""
         sc, fin = scores.tolist(), finished.tolist()
         for i in range(b):
             rows = range(i * k, i * k + k)
