@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from vistakit.data.dataset import RecordDataset
+from vistakit.evaluation.score import prediction_from_json
 from vistakit.geometry import SequenceGrammar
 from vistakit.geometry.masks import foreground_bbox
 from vistakit.metrics.grounding import box_iou
@@ -36,7 +37,7 @@ def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("gold", type=Path, help="the split's JSON Lines file")
-    ap.add_argument("pred", type=Path, help="the task's predictions file ({id, answer} per line)")
+    ap.add_argument("pred", type=Path, help="the task's predictions file ({id, answer[, masks …]} per line)")
     ap.add_argument("--task", default="res", help="a task with one mask per record (default res)")
     ap.add_argument("--bins", type=int, default=64, help="location bins of the answers (default 64)")
     args = ap.parse_args()
@@ -50,7 +51,8 @@ def main() -> None:
         if rec is None:
             raise SystemExit(f"{args.pred}: prediction {p['id']!r} has no {args.task} record in {args.gold}")
         size = rec.image_sizes[0]
-        pm = union_mask(task.parse(p["answer"], rec.image_sizes, grammar).mask_arrays(), size).astype(bool)
+        pred = prediction_from_json(p, rec, task, grammar)  # painted masks (structured fields) win over the answer
+        pm = union_mask(pred.mask_arrays(), size).astype(bool)
         gm = union_mask(gold_masks(rec), size).astype(bool)
         ious.append((pm & gm).sum() / max(1, (pm | gm).sum()))
         ys, xs = np.nonzero(pm)

@@ -370,18 +370,21 @@ class Vista:
             groups.setdefault(p.generation, []).append(i)
         out: list[Result | None] = [None] * len(prepared)
         for (max_new, beams, constrained), rows in groups.items():
+            images, prompts = [prepared[i].images for i in rows], [prepared[i].prompt for i in rows]
+            regions = [prepared[i].regions for i in rows]
             with self._autocast():
-                gens = self.engine.generate(
-                    [prepared[i].images for i in rows], [prepared[i].prompt for i in rows],
-                    [prepared[i].regions for i in rows], max_new_tokens=max_new, num_beams=beams,
-                    constrained=constrained,
-                )  # fmt: skip
-            for i, gen in zip(rows, gens):
+                gens = self.engine.generate(images, prompts, regions, max_new_tokens=max_new, num_beams=beams,
+                                            constrained=constrained)  # fmt: skip
+                painted: list[Any] = [None] * len(gens)
+                if self.engine.mask_readout() == "decoder":  # the decoder paints each <mask> / <box> of the answers
+                    batch = self.processor(images, prompts, visual_prompts=regions, padding_side="left")
+                    painted = self.engine.paint_masks(batch, gens)
+            for i, gen, drawn in zip(rows, gens, painted):
                 p = prepared[i]
                 if p.task is not None:
-                    pred = self.processor.postprocess(gen.text, p.task, p.image_sizes)
+                    pred = self.processor.postprocess(gen.text, p.task, p.image_sizes, painted=drawn)
                 else:
-                    pred = parse_any(gen.text, p.image_sizes, self.processor.grammar)
+                    pred = parse_any(gen.text, p.image_sizes, self.processor.grammar, painted=drawn)
                 attach_scores(pred, gen)
                 out[i] = Result.from_prediction(pred, gen, p)
         return out  # type: ignore[return-value]  (every row was filled)

@@ -77,6 +77,8 @@ def test_predict_errors(micro_ckpt, image, tmp_path, capsys):
     assert "unknown task 'nope'" in capsys.readouterr().err
     assert main(args + ["--prompt", "x", "--region", "5:1,2"]) == 2
     assert "out of range" in capsys.readouterr().err
+    assert main(args + ["--prompt", "x", "--masks", "decoder"]) == 2  # the micro model has no mask decoder
+    assert "needs a model trained with the mask decoder" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(args + ["--prompt", "x", "--region", "1,2,3"])
     assert "expected 2 (point) or 4 (box) numbers" in capsys.readouterr().err

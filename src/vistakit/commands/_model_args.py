@@ -30,6 +30,10 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                    help="read each location's bin from the LM's <loc_k> scores (tokens) or from the location "
                         "head's regression (head; models trained with lm.location_weight > 0); default: the "
                         "model's lm.location_readout")  # fmt: skip
+    p.add_argument("--masks", choices=("decoder", "points"), default=None,
+                   help="take each mask from the mask decoder (decoder; models trained with "
+                        "mask_decoder.enabled) or from the polygon the LM wrote (points); default: the model's "
+                        "mask_decoder.readout")  # fmt: skip
 
 
 def checkpoint_path(arg: str | None) -> Path:
@@ -75,4 +79,6 @@ def generation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     out = {"max_new_tokens": args.max_new_tokens, "num_beams": args.beams, "constrained": not args.no_constrain}
     if getattr(args, "locations", None) is not None:
         out["locations"] = args.locations
+    if getattr(args, "masks", None) is not None:
+        out["masks"] = args.masks
     return out

@@ -66,11 +66,16 @@ def run(args: argparse.Namespace) -> int:
     prompt = with_regions(full_prompt(args.prompt, len(arrays)), len(args.region))
     regions = [VisualPrompt.from_json(r, f"--region {i + 1}", sizes) for i, r in enumerate(args.region)]
     engine = load_engine(args)
+    readout = engine.mask_readout(gen.pop("masks", None))
     result = engine.generate([arrays], [prompt], [regions], **gen)[0]
+    painted = None
+    if readout == "decoder":  # the super-link decoder paints the answer's masks (and boxes)
+        batch = engine.processor([arrays], [prompt], visual_prompts=[regions], padding_side="left")
+        painted = engine.paint_masks(batch, [result])[0]
     if args.task is not None:
-        pred = engine.processor.postprocess(result.text, args.task, sizes)
+        pred = engine.processor.postprocess(result.text, args.task, sizes, painted=painted)
     else:
-        pred = parse_any(result.text, sizes, engine.processor.grammar)
+        pred = parse_any(result.text, sizes, engine.processor.grammar, painted=painted)
     attach_scores(pred, result)
     if args.out:
         img = draw_prediction(arrays, sizes, prompt, result.text, pred, args.task or "predict", regions)

@@ -20,17 +20,24 @@ from ..data.preview import draw_cell
 from ..data.record import VisualPrompt
 from ..geometry import Mask, SequenceGrammar
 from ..tasks import Prediction
+from ..tasks.base import with_decoded_masks
 from ..tasks.common import spans_to_prediction
 
 LOCATION_KINDS = ("box", "point", "mask", "keypoints")
 _KIND_ORDER = {"box": 0, "mask": 1, "keypoints": 2, "point": 3}  # the layout per_kind reads
 
 
-def parse_any(text: str, image_sizes: Sequence[tuple[int, int]], grammar: SequenceGrammar) -> Prediction:
+def parse_any(
+    text: str, image_sizes: Sequence[tuple[int, int]], grammar: SequenceGrammar, painted: Sequence[Any] | None = None
+) -> Prediction:
     """Answer text → a prediction holding every location span (no task: boxes, masks, keypoints and points
     all kept, one instance per span; ``image_ids`` / ``labels`` hold one entry per span in that kind order, see
-    :func:`per_kind`). Never raises."""
+    :func:`per_kind`). ``painted``: the super-link decoder's output, one per mask / box span
+    (:func:`with_decoded_masks`).
+    Never raises."""
     res = grammar.decode(text)
+    if painted is not None:
+        res = with_decoded_masks(res, painted)
     by_kind = dataclasses.replace(res, spans=sorted(res.spans, key=lambda s: _KIND_ORDER.get(s.kind, 9)))
     try:
         pred = spans_to_prediction(by_kind, image_sizes, LOCATION_KINDS)

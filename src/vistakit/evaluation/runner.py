@@ -5,8 +5,10 @@ per-sample predictions.
 Predictions go to ``<predictions_dir>/<task>.jsonl``, one ``{"id", "answer"[, "scores"]}`` per record: the
 format ``vistakit score`` reads (``answer`` is the generated grammar text at the model's ``bins``, so re-score
 with ``vistakit score --bins B``; ``scores`` are per-instance confidences, the mean probability of each box's or
-mask's location tokens, when they line up with the parsed instances). Metrics are those of each task's
-``score`` on the same predictions.
+mask's location tokens, when they line up with the parsed instances). With masks (and boxes) painted by the
+super-link decoder the line also holds them as structured fields (``masks`` as COCO RLE, ``boxes``,
+``image_ids``, ``labels``, original pixels), which ``vistakit score`` takes over the answer text. Metrics are
+those of each task's ``score`` on the same predictions.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+import numpy as np
+
 from ..data.dataset import RecordDataset
 from ..data.record import Record
+from ..geometry import Mask
 from ..tasks import Prediction, get_task
 
 
@@ -110,11 +115,19 @@ def predict_records(
     return out
 
 
-def prediction_line(record: Record, result: Any, pred: Prediction) -> dict[str, Any]:
-    """The ``vistakit score`` line of one record: id, generated answer and per-instance scores if any."""
+def prediction_line(record: Record, result: Any, pred: Prediction, structured: bool = False) -> dict[str, Any]:
+    """The ``vistakit score`` line of one record: id, generated answer and per-instance scores if any.
+    ``structured`` (masks / boxes painted by the super-link decoder, which the answer text does not hold): also the
+    prediction's ``masks`` (COCO RLE), ``boxes``, ``image_ids`` and ``labels`` in original pixels, which
+    ``vistakit score`` takes over what it parses from the answer — so the file re-scores to the same figures."""
     line: dict[str, Any] = {"id": record.id, "answer": result.text}
     if pred.scores is not None and len(pred.scores):
         line["scores"] = [round(float(s), 6) for s in pred.scores]
+    if structured and (pred.masks or len(pred.boxes)):
+        line["masks"] = [Mask(m).to_rle() for m in pred.mask_arrays()]
+        line["boxes"] = np.asarray(pred.boxes, np.float64).tolist()
+        line["image_ids"] = [int(k) for k in pred.image_ids]
+        line["labels"] = [str(v) for v in pred.labels]
     return line
 
 
@@ -128,6 +141,7 @@ def evaluate_records(
 ) -> EvalReport:
     """Generate, parse and score each task's records; write ``<predictions_dir>/<task>.jsonl`` if given."""
     report = EvalReport()
+    structured = hasattr(engine, "mask_readout") and engine.mask_readout(gen.get("masks")) == "decoder"
     bar = None
     if progress:
         from tqdm import tqdm
@@ -148,7 +162,7 @@ def evaluate_records(
                 path.parent.mkdir(parents=True, exist_ok=True)
                 with path.open("w", encoding="utf-8") as fh:
                     for rec, (res, pred) in zip(records, pairs):
-                        fh.write(json.dumps(prediction_line(rec, res, pred), ensure_ascii=False) + "\n")
+                        fh.write(json.dumps(prediction_line(rec, res, pred, structured), ensure_ascii=False) + "\n")
             metrics = task.score(list(records), preds)
             problems = sum(bool(p.problems) for p in preds)
             report.results[task_name] = TaskResult(task_name, metrics, len(records), problems, path, seconds)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
@@ -112,6 +113,41 @@ class Mask:
             raise ValueError("COCO polygon segmentation has no polygon with at least 3 points")
         return cls.from_rle(mask_utils.merge(mask_utils.frPyObjects(polys, height, width)))
 
+
+
+@dataclass(frozen=True)
+class SoftMask:
+    """Per-pixel foreground probabilities, an H×W float array in [0, 1] in pixels of ``frame`` — what a mask
+    decoder paints on the model canvas before it is thresholded (:meth:`ImageTransform.soft_mask_to_original`
+    resamples it to the original image, then thresholds; :meth:`box_xyxy` reads a painted box back)."""
+
+    probs: np.ndarray
+    frame: Frame = Frame.MODEL
+
+    def __post_init__(self) -> None:
+        arr = np.asarray(self.probs, np.float32)
+        if arr.ndim != 2 or 0 in arr.shape:
+            raise ValueError(f"a soft mask is an H×W array, got shape {arr.shape}")
+        if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
+            raise ValueError("soft mask probabilities must be finite and in [0, 1]")
+        arr.setflags(write=False)
+        object.__setattr__(self, "probs", arr)
+        object.__setattr__(self, "frame", Frame(self.frame))
+
+    def binary(self, threshold: float = 0.5) -> Mask:
+        """The mask where the probability exceeds ``threshold``, in the same frame."""
+        return Mask(self.probs > threshold, self.frame)
+
+    def box_xyxy(self, threshold: float = 0.5) -> np.ndarray | None:
+        """The pixel-edge box ``[x0, y0, x1, y1]`` (pixels of this frame) of the largest connected region above
+        ``threshold`` — a painted box read back — or ``None`` when nothing is above it."""
+        on = (self.probs > threshold).astype(np.uint8)
+        n, _, stats, _ = cv2.connectedComponentsWithStats(on, connectivity=8)
+        if n < 2:
+            return None
+        k = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+        x, y, w, h = (int(stats[k, i]) for i in (cv2.CC_STAT_LEFT, cv2.CC_STAT_TOP, cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT))
+        return np.array([x, y, x + w, y + h], np.float64)
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
     """IoU of two boolean arrays of equal shape; 1.0 when both are empty."""

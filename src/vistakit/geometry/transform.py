@@ -15,7 +15,7 @@ import numpy as np
 
 from .boxes import Boxes, BoxFormat
 from .frames import Frame, Space
-from .masks import Mask
+from .masks import Mask, SoftMask
 from .points import Keypoints, Points, Trace
 from .polygons import Polygons
 
@@ -125,6 +125,18 @@ class ImageTransform:
         crop = mask.array[oy : oy + rh, ox : ox + rw].astype(np.uint8)
         out = cv2.resize(crop, self.original_size, interpolation=cv2.INTER_NEAREST)
         return Mask(out > 0, Frame.ORIGINAL)
+
+    def soft_mask_to_original(self, mask: SoftMask, threshold: float = 0.5) -> Mask:
+        """Crop the content area of a model-frame soft mask, resize the probabilities to the original size
+        (bilinear: a smooth edge, not the canvas's pixel staircase) and threshold them."""
+        if mask.frame is not Frame.MODEL or mask.probs.shape != (self.canvas, self.canvas):
+            raise ValueError(f"expected a {self.canvas}x{self.canvas} model-frame soft mask, got {mask.frame.value} "
+                             f"{mask.probs.shape}")  # fmt: skip
+        rw, rh = self.resized_size
+        ox, oy = round(self.offset[0]), round(self.offset[1])
+        crop = np.ascontiguousarray(mask.probs[oy : oy + rh, ox : ox + rw])
+        out = cv2.resize(crop, self.original_size, interpolation=cv2.INTER_LINEAR)
+        return Mask(out > threshold, Frame.ORIGINAL)
 
     def image_to_model(self, image: np.ndarray, interpolation: int = cv2.INTER_AREA, fill: int = 0) -> np.ndarray:
         """H×W(×C) original image → canvas×canvas(×C) model image (padding filled with ``fill``)."""

@@ -28,6 +28,7 @@ VISION_KINDS = ("vit", "hf_clip", "hf_siglip")
 VISION_STEMS = ("patch", "conv")
 ATTRIBUTE_INSTANCES = ("scene", "targets")
 LOCATION_READOUTS = ("tokens", "head")
+MASK_READOUTS = ("decoder", "points")
 IMAGE_TOKENIZER_KINDS = ("instruction", "projector")
 WHERE_TOKENS = 4  # image_tokenizer.where_tokens: a box, x1 y1 x2 y2
 LM_KINDS = ("llama", "hf")
@@ -300,6 +301,36 @@ class LMConfig:
 
 
 @dataclass
+class MaskDecoderConfig:
+    """The super-link mask decoder (VisionLLM v2; :mod:`.mask_decoder`): the LM's hidden state at each ``<mask>``
+    it writes (the routing token) conditions a small convolutional head over the image's pixels, the tower's patch
+    features and the tokenizer's relevance map, which paints that mask at canvas resolution.
+
+    ``enabled``: build it. ``dim``: its channel width. ``weight``: its loss (BCE + Dice) in the training loss.
+    ``boxes``: paint each ``<box>`` too (its rectangle, from the ``<box>`` token's hidden state) and read the box
+    back as the extent of the painted region.
+    ``readout``: how a trained model's masks come out — ``decoder`` (painted by the head; the LM's point
+    sequence stays in the answer text) or ``points`` (the polygon the LM wrote), so both can be scored on the
+    same answers.
+    """
+
+    enabled: bool = False
+    dim: int = 32
+    weight: float = 1.0
+    readout: str = "decoder"
+    boxes: bool = False
+
+    def validate(self, where: str = "mask_decoder") -> None:
+        for name in ("enabled", "boxes"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{where}.{name} must be true or false, got {getattr(self, name)!r}")
+        _positive(self, ("dim",), where)
+        if isinstance(self.weight, bool) or not (isinstance(self.weight, (int, float)) and self.weight >= 0):
+            raise ValueError(f"{where}.weight must be a number >= 0, got {self.weight!r}")
+        _choice(self.readout, MASK_READOUTS, f"{where}.readout")
+
+
+@dataclass
 class ModelConfig:
     """The whole model: parts, the answer grammar it speaks (``bins``, ``mask_points``, ``sampler``), the
     square ``canvas`` images are fitted onto, the most images one sample may show, and the preset it came from.
@@ -311,6 +342,7 @@ class ModelConfig:
     vision: VisionConfig = field(default_factory=VisionConfig)
     image_tokenizer: ImageTokenizerConfig = field(default_factory=ImageTokenizerConfig)
     lm: LMConfig = field(default_factory=LMConfig)
+    mask_decoder: MaskDecoderConfig = field(default_factory=MaskDecoderConfig)
     bins: int = 64
     mask_points: int = 16
     sampler: str = DEFAULT_SAMPLER
@@ -324,6 +356,7 @@ class ModelConfig:
         self.vision.validate()
         self.image_tokenizer.validate()
         self.lm.validate()
+        self.mask_decoder.validate()
         if isinstance(self.bins, bool) or not isinstance(self.bins, int) or self.bins < 2:
             raise ValueError(f"bins must be an integer >= 2, got {self.bins!r}")
         if isinstance(self.mask_points, bool) or not isinstance(self.mask_points, int) or self.mask_points < 3:

@@ -22,11 +22,13 @@ import numpy as np
 import torch
 
 from ..data.record import Record, VisualPrompt
+from ..geometry import SoftMask
 from ..tasks import Prediction
-from .config import LOCATION_READOUTS
+from .config import LOCATION_READOUTS, MASK_READOUTS
 from .constraints import FREE, LocationConstraint, State
 from .language import returned_cache
 from .location_head import location_logprobs
+from .mask_decoder import answer_plans, painted_kinds
 from .modeling import VistaModel
 from .processor import VistaBatch, VistaProcessor
 
@@ -286,20 +288,73 @@ class Engine:
         prompts: Sequence[str],
         tasks: Sequence[str],
         visual_prompts: Sequence[Sequence[VisualPrompt]] | None = None,
+        masks: str | None = None,
         **gen: Any,
     ) -> list[tuple[GenerationResult, Prediction]]:
         """Generate, then parse each answer with its task into a :class:`Prediction` in original pixels.
-        ``Prediction.scores`` gets one confidence per box (or mask) when they match the answer's spans."""
+        ``Prediction.scores`` gets one confidence per box (or mask) when they match the answer's spans.
+        ``masks``: ``decoder`` (each mask — and with ``mask_decoder.boxes`` each box — painted by the super-link
+        decoder from its opening token) or ``points`` (the point sequence the LM wrote); default: the model's
+        ``mask_decoder.readout`` (``points`` without a decoder)."""
         if len(tasks) != len(prompts):
             raise ValueError(f"got {len(tasks)} task names for {len(prompts)} prompts; expected one each")
+        masks = self.mask_readout(masks)
         batch = self.processor(images, prompts, visual_prompts=visual_prompts, padding_side="left")
         results = self.generate_batch(batch, **gen)
+        painted = self.paint_masks(batch, results) if masks == "decoder" else [None] * len(results)
         out = []
-        for res, task, sizes in zip(results, tasks, batch.image_sizes):
-            pred = self.processor.postprocess(res.text, task, sizes)
+        for res, task, sizes, m in zip(results, tasks, batch.image_sizes, painted):
+            pred = self.processor.postprocess(res.text, task, sizes, painted=m)
             attach_scores(pred, res)
             out.append((res, pred))
         return out
+
+    def mask_readout(self, masks: str | None = None) -> str:
+        """``masks`` checked (``decoder`` or ``points``), or the model's default: its ``mask_decoder.readout``,
+        ``points`` for a model without the decoder."""
+        config = self.model.config.mask_decoder
+        masks = (config.readout if config.enabled else "points") if masks is None else masks
+        if masks not in MASK_READOUTS:
+            raise ValueError(f"masks must be one of {list(MASK_READOUTS)}, got {masks!r}")
+        if masks == "decoder" and self.model.mask_decoder is None:
+            raise ValueError("masks='decoder' needs a model trained with the mask decoder (mask_decoder.enabled)")
+        return masks
+
+    @torch.no_grad()
+    def paint_masks(self, batch: VistaBatch, results: Sequence[GenerationResult]) -> list[list[SoftMask | None] | None]:
+        """What the super-link decoder paints for each generated answer: one :class:`SoftMask` per mask / box span
+        in order (``None`` for a box span when the decoder paints masks only), or ``None`` for an answer with
+        nothing to paint or whose spans cannot be matched to their opening tokens (it keeps what it wrote).
+        Runs the model once more over prompt + answer, for the hidden states at the opening tokens."""
+        b = len(results)
+        kinds = painted_kinds(self.model.config.mask_decoder.boxes)
+        per_sample = torch.bincount(batch["image_to_sample"].cpu(), minlength=b)[:b].tolist()
+        plans = answer_plans([r.token_ids for r in results], self.processor.span_openers(),
+                             [r.text for r in results], self.processor.grammar, per_sample, kinds)  # fmt: skip
+        if not any(plans):
+            return [None] * b
+        ids, att = batch["input_ids"], batch["attention_mask"]
+        t = ids.shape[1]
+        longest = max(len(r.token_ids) for r in results)
+        full_ids = torch.cat([ids, ids.new_full((b, longest), self.pad_id)], 1)
+        full_att = torch.cat([att, att.new_zeros((b, longest))], 1)
+        first = [sum(per_sample[:i]) for i in range(b)]
+        positions, images = [], []
+        for i, (res, plan) in enumerate(zip(results, plans)):
+            full_ids[i, t : t + len(res.token_ids)] = torch.tensor(res.token_ids, dtype=ids.dtype)
+            full_att[i, t : t + len(res.token_ids)] = 1
+            for j, k, kind in plan or []:
+                if kind in kinds:
+                    positions.append((i, t + j))
+                    images.append(first[i] + k)
+        dev = self.device
+        probs = iter(self.model.paint_masks(
+            batch["pixel_values"].to(dev), batch["image_to_sample"].to(dev), full_ids.to(dev), full_att.to(dev),
+            batch["instruction_ids"].to(dev), batch["instruction_mask"].to(dev),
+            torch.tensor(positions, dtype=torch.long, device=dev), torch.tensor(images, dtype=torch.long, device=dev),
+        ).cpu().numpy())  # fmt: skip
+        return [None if plan is None else [SoftMask(next(probs)) if kind in kinds else None for _, _, kind in plan]
+                for plan in plans]  # fmt: skip
 
     def predict_records(self, records: Iterable[Record], **gen: Any) -> list[tuple[GenerationResult, Prediction]]:
         """:meth:`predict` over records (their images, prompts, visual prompts and task names)."""

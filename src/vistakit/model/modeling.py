@@ -31,6 +31,7 @@ from .grounding import grounding_loss, location_embeddings
 from .image_tokenizer import ImageTokens, build_image_tokenizer
 from .language import build_language_model, cache_argument, returned_cache
 from .location_head import LocationHead, bin_lookup, location_loss, token_loss
+from .mask_decoder import MaskDecoder, mask_loss
 from .packing import plan_packing
 from .region_text import RegionTextHead
 from .text_tokenizer import IMAGE_PAD, check_tokenizer
@@ -58,6 +59,8 @@ class VistaOutput:
     ``loss`` × ``vision.attribute_weight``);
     ``location_loss``: the location head's L1 loss on the answer's ``<loc_k>`` tokens (:mod:`.location_head`) or
     ``None`` (included in ``loss`` × ``lm.location_weight``);
+    ``mask_loss``: the mask decoder's BCE + Dice loss (:mod:`.mask_decoder`) or ``None`` (included in ``loss`` ×
+    ``mask_decoder.weight``);
     ``hidden``: the LM's last hidden states [B, T, H] where asked for (generation with the location head)."""
 
     loss: torch.Tensor | None
@@ -68,6 +71,7 @@ class VistaOutput:
     attribute_loss: torch.Tensor | None = None
     location_loss: torch.Tensor | None = None
     hidden: torch.Tensor | None = None
+    mask_loss: torch.Tensor | None = None
 
 
 class VistaModel(nn.Module):
@@ -107,6 +111,9 @@ class VistaModel(nn.Module):
             self.attributes = AttributeHeads(config.vision.dim, config.vision.attribute_words)
         # with lm.location_weight > 0: the location head (PixelLLM) on the LM's hidden states
         self.location_head = LocationHead(config.lm.hidden) if config.lm.location_weight > 0 else None
+        # with mask_decoder.enabled: the super-link mask decoder on the hidden state of each <mask> (VisionLLM v2)
+        md = config.mask_decoder
+        self.mask_decoder = MaskDecoder(config.lm.hidden, config.vision.dim, md.dim) if md.enabled else None
         # with image_tokenizer.zoom_grid > 0: a close-up of each image's relevance box as zoom_grid² more tokens
         it = config.image_tokenizer
         self.zoom = RegionZoom(it.zoom_grid, config.lm.hidden, it.zoom_margin) if it.zoom_grid and it.writes_box else None
@@ -270,6 +277,9 @@ class VistaModel(nn.Module):
         region_text_mask: torch.Tensor | None = None,
         region_group: torch.Tensor | None = None,
         attribute_targets: torch.Tensor | None = None,
+        mask_positions: torch.Tensor | None = None,
+        mask_images: torch.Tensor | None = None,
+        mask_targets: torch.Tensor | None = None,
     ) -> VistaOutput:
         """``pixel_values`` FloatTensor [N_img, 3, S, S]; ``image_to_sample`` LongTensor [N_img]; ``input_ids``,
         ``attention_mask`` [B, T]; ``instruction_ids``, ``instruction_mask`` [B, L]; ``labels`` [B, T] aligned with
@@ -290,6 +300,10 @@ class VistaModel(nn.Module):
         (:func:`.attributes.attribute_targets`, which the processor adds to training batches when
         ``vision.attribute_weight > 0``); ignored by a model without the attribute heads.
 
+        ``mask_positions`` [M, 2] / ``mask_images`` [M] / ``mask_targets`` [M, S, S]: where each answer's ``<mask>``
+        sits, the image it names and its mask on the canvas (:func:`.mask_decoder.mask_targets`, which the
+        processor adds to training batches when ``mask_decoder.enabled``); ignored by a model without the decoder.
+
         ``return_logits=False`` (training): with ``labels``, the output layer runs only where a label is predicted
         (the answers: a third of a ShapesWorld batch's tokens) and ``logits`` is ``None`` — the same loss for
         less compute."""
@@ -308,7 +322,8 @@ class VistaModel(nn.Module):
         # Without logits, run the LM's body and apply the output layer only where a label is predicted.
         selective = not return_logits and labels is not None and not use_cache and self._plain_output_layer()
         lm = self.lm.base_model if selective else self.lm
-        want_hidden = self.location_head is not None and labels is not None
+        paint = self.mask_decoder is not None and mask_positions is not None and images is not None
+        want_hidden = (self.location_head is not None or paint) and labels is not None
         extra = {"output_hidden_states": True} if want_hidden and not selective else {}
         chosen = None  # with ``selective`` and no hidden states asked for: (hidden, target) where a label is predicted
         if pack:
@@ -397,13 +412,47 @@ class VistaModel(nn.Module):
             if a_loss is not None and loss is not None:
                 loss = loss + self.config.vision.attribute_weight * a_loss
         l_loss = None
-        if want_hidden:
+        if want_hidden and self.location_head is not None:
             bins = bin_lookup(self.loc_token_ids, self.config.lm.vocab_size)[labels[:, 1:].clamp(min=0)]
             at = (labels[:, 1:] != IGNORE_INDEX) & (bins >= 0)
             if bool(at.any()):
                 l_loss = location_loss(self.location_head(hidden[:, :-1][at]), bins[at], self.config.bins)
                 loss = loss + self.config.lm.location_weight * l_loss
-        return VistaOutput(loss, logits, past, g_loss, rt_loss, a_loss, l_loss)
+        m_loss = None
+        if want_hidden and paint:
+            if mask_images is None or mask_targets is None:
+                raise ValueError("mask_positions needs mask_images and mask_targets too (mask_targets() gives all three)")
+            query = hidden[mask_positions[:, 0], mask_positions[:, 1]]
+            m_logits = self.mask_decoder(pixel_values, images.features, images.relevance, mask_images, query)
+            m_loss = mask_loss(m_logits, mask_targets)
+            loss = loss + self.config.mask_decoder.weight * m_loss
+        return VistaOutput(loss, logits, past, g_loss, rt_loss, a_loss, l_loss, mask_loss=m_loss)
+
+    @torch.no_grad()
+    def paint_masks(
+        self,
+        pixel_values: torch.Tensor,
+        image_to_sample: torch.Tensor,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        instruction_ids: torch.Tensor,
+        instruction_mask: torch.Tensor,
+        mask_positions: torch.Tensor,
+        mask_images: torch.Tensor,
+    ) -> torch.Tensor:
+        """The mask decoder's probabilities ``[M, S, S]`` for the ``<mask>`` tokens at ``mask_positions`` [M, 2]
+        (row, column) of full sequences ``input_ids`` [B, T] (prompt + answer), each painted on batch image
+        ``mask_images`` [M] — the same hidden states (the LM body's last) the decoder trained on."""
+        if self.mask_decoder is None:
+            raise ValueError("this model has no mask decoder (train it with mask_decoder.enabled=true)")
+        embeds, images = self._embed(pixel_values, image_to_sample, input_ids, instruction_ids, instruction_mask)
+        if images is None:
+            raise ValueError("paint_masks needs the batch's images")
+        body = self.lm.base_model(inputs_embeds=embeds, attention_mask=attention_mask,
+                                  position_ids=self.position_ids(attention_mask))  # fmt: skip
+        query = body.last_hidden_state[mask_positions[:, 0], mask_positions[:, 1]]
+        logits = self.mask_decoder(pixel_values, images.features, images.relevance, mask_images, query)
+        return logits.float().sigmoid()
 
     def _plain_output_layer(self) -> bool:
         """Whether the LM's logits are exactly its output layer applied to its body's last hidden state (no final

@@ -28,6 +28,7 @@ from ..tasks import Prediction, get_task
 from .attributes import attribute_targets
 from .config import ModelConfig, read_config
 from .grounding import grounding_targets
+from .mask_decoder import mask_targets, painted_kinds
 from .region_text import region_text_targets
 from .text_tokenizer import IMAGE_PAD, load_tokenizer
 
@@ -238,13 +239,15 @@ class VistaProcessor:
         """A batch from records: images read from ``record.image_paths()``, prompts, visual prompts and (with
         answers) :meth:`answer_for` targets — and, for a model with a grounding tokenizer, the per-patch
         ``grounding`` targets of its loss, and with ``vision.region_text_weight > 0`` the ``region_*`` targets of
-        the tower's region–text loss, and with ``vision.attribute_weight > 0`` the per-patch ``attribute_targets``.
+        the tower's region–text loss, and with ``vision.attribute_weight > 0`` the per-patch ``attribute_targets``,
+        and with ``mask_decoder.enabled`` the super-link decoder's ``mask_*`` targets.
         ``kwargs`` go to :meth:`__call__`."""
         records = list(records)
+        answers = [self.answer_for(rec) for rec in records] if with_answers else None
         batch = self(
             [rec.image_paths() for rec in records],
             [rec.prompt for rec in records],
-            [self.answer_for(rec) for rec in records] if with_answers else None,
+            answers,
             [rec.visual_prompts for rec in records],
             **kwargs,
         )
@@ -260,16 +263,29 @@ class VistaProcessor:
             v = self.config.vision
             batch["attribute_targets"] = attribute_targets(records, batch.transforms, grid, v.attribute_words,
                                                            scene=v.attribute_instances == "scene")  # fmt: skip
+        if with_answers and self.config.mask_decoder.enabled:
+            masks = mask_targets(answers, self.grammar, batch["input_ids"], batch["labels"], self.span_openers(),
+                                 batch["image_to_sample"], self.config.canvas,
+                                 painted_kinds(self.config.mask_decoder.boxes))  # fmt: skip
+            batch.update(masks or {})
         return batch
+
+    def span_openers(self) -> dict[str, int]:
+        """The token ids that open a mask and a box span: ``{"mask": id of <mask>, "box": id of <box>}``."""
+        return {k: int(self.tokenizer.convert_tokens_to_ids(f"<{k}>")) for k in ("mask", "box")}
 
     # --- outputs -------------------------------------------------------------------------------------------
     def decode(self, ids: Sequence[int]) -> str:
         """Generated token ids → answer text (special tokens such as ``</s>`` dropped, grammar tokens kept)."""
         return self.tokenizer.decode(list(ids), skip_special_tokens=True)
 
-    def postprocess(self, text: str, task: str, image_sizes: Sequence[tuple[int, int]]) -> Prediction:
-        """Answer text → the task's :class:`Prediction` in original pixels. Never raises on the text."""
-        return get_task(task).parse(text, image_sizes, self.grammar)
+    def postprocess(
+        self, text: str, task: str, image_sizes: Sequence[tuple[int, int]], painted: Sequence[Any] | None = None
+    ) -> Prediction:
+        """Answer text → the task's :class:`Prediction` in original pixels. Never raises on the text.
+        ``painted``: the super-link decoder's :class:`~vistakit.geometry.SoftMask` per ``<mask>`` / ``<box>`` span
+        (see :meth:`Task.parse`)."""
+        return get_task(task).parse(text, image_sizes, self.grammar, painted=painted)
 
 
 def _pad(seqs: list[list[int]], value: int, side: str, min_len: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

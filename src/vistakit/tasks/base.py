@@ -8,6 +8,7 @@ and looked up with :func:`get_task`. Coordinates: ``Targets`` and :class:`Predic
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import string
 from dataclasses import dataclass, field
@@ -16,9 +17,13 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from ..data.record import IMAGE_PLACEHOLDER, Record, Targets
-from ..geometry import Keypoints, Mask, SequenceGrammar
+from ..geometry import MODEL_NORMALIZED, Boxes, Keypoints, Mask, SequenceGrammar, SoftMask
 from ..geometry.sequence import ParseResult
 from ..registry import Registry
+
+
+# the span kinds a super-link decoder may paint (vistakit.model.mask_decoder)
+PAINTED_KINDS = ("mask", "box")
 
 
 @dataclass
@@ -115,11 +120,22 @@ class Task:
         """Targets (original pixels; image_sizes (W, H) per image) → answer text in the grammar."""
         raise NotImplementedError
 
-    def parse(self, text: str, image_sizes: Sequence[tuple[int, int]], grammar: SequenceGrammar) -> Prediction:
-        """Model output → prediction in original pixels. Never raises: problems go to ``Prediction.problems``."""
+    def parse(
+        self,
+        text: str,
+        image_sizes: Sequence[tuple[int, int]],
+        grammar: SequenceGrammar,
+        painted: Sequence[SoftMask | None] | None = None,
+    ) -> Prediction:
+        """Model output → prediction in original pixels. Never raises: problems go to ``Prediction.problems``.
+
+        ``painted``: what the super-link decoder painted (a :class:`SoftMask`, or ``None`` to keep the written
+        geometry) for each ``<mask>`` / ``<box>`` span of ``text``, in order (:func:`with_decoded_masks`)."""
         if not isinstance(text, str):
             return Prediction(problems=[f"expected the answer as a string, got {type(text).__name__}"])
         res = grammar.decode(text)
+        if painted is not None:
+            res = with_decoded_masks(res, painted)
         try:
             pred = self.read(res, image_sizes)
         except Exception as exc:  # noqa: BLE001  (the contract: parsing model output never raises)
@@ -172,3 +188,26 @@ def task_names() -> list[str]:
     from .. import tasks as _all  # noqa: F401
 
     return TASKS.names()
+
+
+def with_decoded_masks(res: ParseResult, painted: Sequence[SoftMask | None]) -> ParseResult:
+    """``res`` with its ``mask`` and ``box`` spans (in answer order) replaced by what the super-link decoder
+    painted for each: a mask span gets the :class:`SoftMask` itself, a box span the box of its largest painted
+    region (``None``, or nothing painted, keeps the written geometry). When the counts differ (an answer cut off
+    inside a span) nothing is replaced and the mismatch is reported in ``problems``."""
+    spans = [i for i, s in enumerate(res.spans) if s.kind in PAINTED_KINDS]
+    if len(spans) != len(painted):
+        return dataclasses.replace(res, problems=[*res.problems, f"the decoder painted {len(painted)} region(s) for "
+                                                  f"{len(spans)} mask / box span(s); kept the written ones"])  # fmt: skip
+    out = list(res.spans)
+    for i, m in zip(spans, painted):
+        if m is None:
+            continue
+        if out[i].kind == "mask":
+            out[i] = dataclasses.replace(out[i], geometry=m)
+            continue
+        xyxy = m.box_xyxy()
+        if xyxy is not None:  # normalised like every parsed span: the model frame's size is the parser's business
+            size = np.asarray(m.probs.shape[::-1] * 2, np.float64)
+            out[i] = dataclasses.replace(out[i], geometry=Boxes((xyxy / size)[None], MODEL_NORMALIZED))
+    return dataclasses.replace(res, spans=out)

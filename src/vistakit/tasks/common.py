@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..data.record import Record, Targets
-from ..geometry import Boxes, Frame, ImageTransform, Keypoints, Mask, Points, SequenceGrammar, Space
+from ..geometry import Boxes, Frame, ImageTransform, Keypoints, Mask, Points, SequenceGrammar, SoftMask, Space
 from ..geometry.sequence import ParseResult, Span
 from .base import Prediction, Task
 
@@ -74,10 +74,14 @@ def image_tag(k: int) -> str:
 def span_to_original(span: Span, image_sizes: Sequence[Sequence[int]]) -> Any:
     """The span's geometry in original pixels of the image it names (image 0 if it names none).
 
-    Boxes → 1×4 array; points → 1×2 array; masks (polygons) → H×W bool array; keypoints → :class:`Keypoints`.
+    Boxes → 1×4 array; points → 1×2 array; masks (polygons, or a decoder's :class:`SoftMask` on the model canvas)
+    → H×W bool array; keypoints → :class:`Keypoints`.
     Raises ``ValueError`` when the span names an image the sample does not have.
     """
-    t = model_transform(_size(image_sizes, span.image, f"a {span.kind}"))
+    size = _size(image_sizes, span.image, f"a {span.kind}")
+    if isinstance(span.geometry, SoftMask):  # painted by the mask decoder on the model canvas
+        return ImageTransform.fit(size, span.geometry.probs.shape[0]).soft_mask_to_original(span.geometry).array
+    t = model_transform(size)
     g = t.to_original(span.geometry)
     if span.kind == "box":
         return g.xyxy()

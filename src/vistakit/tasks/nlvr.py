@@ -42,7 +42,7 @@ class NLVR(Task):
             return answer
         return cite_regions(targets, image_sizes, grammar, self.name) + " " + answer
 
-    def parse(self, text: str, image_sizes: Sequence[Size], grammar: SequenceGrammar) -> Prediction:
+    def parse(self, text: str, image_sizes: Sequence[Size], grammar: SequenceGrammar, painted=None) -> Prediction:
         pred = super().parse(text, image_sizes, grammar)  # never raises; reads any cited boxes
         if not isinstance(text, str):
             return pred

@@ -42,7 +42,7 @@ class VQA(TextAnswerTask):
             return answer
         return cite_regions(targets, image_sizes[:1], grammar, self.name) + " " + answer
 
-    def parse(self, text: str, image_sizes: Sequence[Size], grammar: SequenceGrammar) -> Prediction:
+    def parse(self, text: str, image_sizes: Sequence[Size], grammar: SequenceGrammar, painted=None) -> Prediction:
         pred = super().parse(text, image_sizes, grammar)  # never raises; reads the cited boxes
         if isinstance(text, str):
             pred.text = text_after_regions(text, grammar)

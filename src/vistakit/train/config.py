@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-STAGES = ("full", "stage1", "stage2")
+STAGES = ("full", "stage1", "stage2", "mask_decoder")
 SCHEDULES = ("cosine", "constant")
 MODEL_PREFIX = "model."
 
@@ -32,7 +32,8 @@ class TrainConfig:
     ``model_overrides`` applied, its tokenizer and weights; fresh optimizer and schedule from step 0:
     :func:`vistakit.model.load_for_finetuning`) — fine-tuning, or VistaLLM's stage 2 after a stage-1 run.
     ``stage``: ``full`` trains every parameter; ``stage1`` all but the vision encoder; ``stage2`` the image
-    tokenizer only (language model and vision encoder frozen), VistaLLM's second stage.
+    tokenizer only (language model and vision encoder frozen), VistaLLM's second stage; ``mask_decoder`` the mask
+    decoder alone (with ``init`` a trained model and ``model.mask_decoder.enabled=true``).
     ``mixture``: task → sampling weight; tasks present in the data but not listed get ``default_weight``
     (0 drops a task). ``steps`` count optimizer updates; each update sees ``batch_size * grad_accum`` samples.
     ``eval_every`` / ``save_every`` / ``log_every`` are in optimizer steps (0 disables). ``bf16``: autocast the

@@ -3,6 +3,7 @@
 Stages follow VistaLLM's recipe on a model composed as ``model.vision``, ``model.image_tokenizer`` and
 ``model.lm`` (:class:`vistakit.model.modeling.VistaModel`): ``full`` trains everything, ``stage1`` freezes the
 vision encoder, ``stage2`` freezes the vision encoder and the language model (the image tokenizer trains).
+``mask_decoder`` trains the super-link mask decoder alone, on a trained model whose every other weight stays fixed.
 """
 
 from __future__ import annotations
@@ -20,22 +21,39 @@ STAGE_FREEZES: Registry[tuple[str, ...]] = Registry("training stage")
 STAGE_FREEZES.add("full", ())
 STAGE_FREEZES.add("stage1", ("vision",))
 STAGE_FREEZES.add("stage2", ("vision", "lm"))
+# stage name → the only submodules it trains (everything else frozen)
+STAGE_TRAINS_ONLY: Registry[tuple[str, ...]] = Registry("training stage")
+STAGE_TRAINS_ONLY.add("mask_decoder", ("mask_decoder",))  # a decoder added to a trained model, which stays as it was
 
 
 def apply_stage(model: nn.Module, stage: str) -> dict[str, int]:
     """Set ``requires_grad`` for ``stage``; returns ``{"trainable": n, "frozen": m}`` parameter counts.
 
     Raises ``KeyError`` for an unknown stage and ``ValueError`` when the model lacks a submodule the stage
-    freezes (so a renamed module cannot silently train everything).
+    freezes or trains (so a renamed module cannot silently train everything).
     """
-    frozen_parts = STAGE_FREEZES.get(stage)
-    children = dict(model.named_children())
-    missing = [p for p in frozen_parts if p not in children]
-    if missing:
-        raise ValueError(f"stage {stage!r} freezes {missing}, but the model has only {sorted(children)}")
+    children = {n for n, m in model.named_children() if m is not None}
+    if stage in STAGE_TRAINS_ONLY:
+        parts = STAGE_TRAINS_ONLY.get(stage)
+        missing = [p for p in parts if p not in children]
+        if missing:
+            raise ValueError(f"stage {stage!r} trains {missing}, but the model has only {sorted(children)}"
+                             + (" (set model.mask_decoder.enabled=true)" if "mask_decoder" in missing else ""))
+
+        def trains(name: str) -> bool:
+            return name.split(".", 1)[0] in parts
+    else:
+        frozen_parts = STAGE_FREEZES.get(stage)
+        missing = [p for p in frozen_parts if p not in children]
+        if missing:
+            raise ValueError(f"stage {stage!r} freezes {missing}, but the model has only {sorted(children)}")
+
+        def trains(name: str) -> bool:
+            return name.split(".", 1)[0] not in frozen_parts
+
     counts = {"trainable": 0, "frozen": 0}
     for name, p in model.named_parameters():
-        train = name.split(".", 1)[0] not in frozen_parts
+        train = trains(name)
         p.requires_grad_(train)
         counts["trainable" if train else "frozen"] += p.numel()
     if counts["trainable"] == 0:
