@@ -32,8 +32,7 @@ from torch import nn
 
 from ..geometry import Frame, Polygons, SequenceGrammar, Space
 from ..geometry.sequence import Span
-
-IGNORE_INDEX = -100
+from .text_tokenizer import IGNORE_INDEX
 
 
 class MaskDecoder(nn.Module):

@@ -34,12 +34,11 @@ from .location_head import LocationHead, bin_lookup, location_loss, token_loss
 from .mask_decoder import MaskDecoder, mask_loss
 from .packing import plan_packing
 from .region_text import RegionTextHead
-from .text_tokenizer import IMAGE_PAD, check_tokenizer
+from .text_tokenizer import IGNORE_INDEX, IMAGE_PAD, check_tokenizer
 from .vision import build_vision
 from .zoom import RegionZoom
 
 WEIGHTS_FILE = "model.safetensors"
-IGNORE_INDEX = -100
 PACK_BELOW = 0.8  # pack when under 80% of the [B, T] positions are real tokens
 # Files a checkpoint directory may hold: save_pretrained refuses to replace a folder holding anything else.
 _CHECKPOINT_FILES = (CONFIG_FILE, WEIGHTS_FILE, "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",

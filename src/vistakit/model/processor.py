@@ -30,11 +30,10 @@ from .config import ModelConfig, read_config
 from .grounding import grounding_targets
 from .mask_decoder import mask_targets, painted_kinds
 from .region_text import region_text_targets
-from .text_tokenizer import IMAGE_PAD, load_tokenizer
+from .text_tokenizer import IGNORE_INDEX, IMAGE_PAD, load_tokenizer
 
 ImageLike = Image.Image | np.ndarray | str | Path
 ANSWER_PREFIX = "\nAnswer:"
-IGNORE_INDEX = -100
 MODEL_INPUTS = ("pixel_values", "image_to_sample", "input_ids", "attention_mask", "instruction_ids", "instruction_mask")
 
 

@@ -22,6 +22,7 @@ from ..geometry.sequence import SequenceGrammar
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
 IMAGE_PAD = "<image_pad>"
+IGNORE_INDEX = -100  # the label of a position that predicts nothing (prompt, padding)
 SPECIAL_TOKENS = (PAD, BOS, EOS, UNK, IMAGE_PAD, IMAGE_PLACEHOLDER, REGION_PLACEHOLDER)
 DEFAULT_VOCAB = 1000
 
