@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The exact commands that made the shipped reference model (src/vistakit/checkpoints/reference/).
 # Budget: <= 60 minutes of training on a 2-core CPU machine (see README for the measured time).
-# Stage 1 trains the whole model into $OUT; stage 2 (MASK_DECODER=0 skips it) trains the super-link mask decoder
-# alone on it into $OUT-mask (every other weight fixed), the model that is shipped.
+# Stage 1 trains the whole model into $OUT; stage 2 (MASK_DECODER=0 skips it and stage 3) trains the super-link
+# mask decoder alone on it into $OUT-mask (every other weight fixed); stage 3 (FINETUNE=0 skips it) trains the whole
+# of that model further, decoder included, with the tower cross-attending to the instruction's words (new, zero-
+# initialised) into $OUT-final, the model that is shipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TASKS=caption,vqa,rec,res,grec,gres,reg,attcoseg,coseg,nlvr,which_image
@@ -23,4 +25,10 @@ if [ "${MASK_DECODER:-1}" = 1 ]; then
   .venv/bin/vistakit train --data "$DATA" --tasks res,gres,attcoseg,coseg --out "$OUT-mask" --threads "$THREADS" \
     --no-progress init="$OUT" stage=mask_decoder model.mask_decoder.enabled=true \
     steps=2400 batch_size=32 bf16=true warmup=100 lr=1e-3 eval_every=800 save_every=400 log_every=50 val_records=8
+fi
+if [ "${MASK_DECODER:-1}" = 1 ] && [ "${FINETUNE:-1}" = 1 ]; then
+  .venv/bin/vistakit train --data "$DATA" --out "$OUT-final" --threads "$THREADS" --no-progress \
+    init="$OUT-mask" model.vision.instruction_cross_attention=true \
+    steps=3000 batch_size=32 bf16=true warmup=100 lr=3e-4 eval_every=1000 save_every=500 log_every=50 val_records=8 \
+    mixture=rec:1.5,res:2,grec:1.5,gres:2,attcoseg:2,coseg:1.5,reg:1,caption:0.7,vqa:1,nlvr:0.7,which_image:0.7
 fi
