@@ -34,6 +34,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="comma-separated tasks (vqa, nlvr) whose records list the objects their question or "
                         "statement names (targets boxes + labels), so their answers cite them before answering "
                         "(docs/shapesworld.md); default none")  # fmt: skip
+    p.add_argument("--relation-rate", type=float, default=0.3, metavar="P",
+                   help="how often a REC / RES sample tries a spatial relation ('the star left of the blue square') "
+                        "before attributes (default 0.3; test splits keep the default)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         split=args.split, n=args.n, seed=args.seed,
         tasks=tuple(t.strip() for t in args.tasks.split(",") if t.strip()),
         size=args.size or DEFAULT_SIZE, holdout=DEFAULT_HOLDOUT if args.holdout is None else args.holdout,
-        max_objects=args.max_objects, cite_referents=cite,
+        max_objects=args.max_objects, cite_referents=cite, relation_rate=args.relation_rate,
     )  # fmt: skip
     t0 = time.perf_counter()
     info = generate_split(args.out, cfg)

@@ -186,6 +186,14 @@ class ImageTokenizerConfig:
     K × (4 + what_token)`` tokens per image. Records that name one thing train every map on it
     (:func:`vistakit.model.grounding.grounding_targets`); the queries' cross-attention is steered by all maps
     together. A relation between two objects then reaches the LM as two boxes rather than one.
+
+    ``relations`` (needs ``grounding``; the projector ignores it): two-hop grounding for spatial relations ("the
+    star left of the blue square") — the relevance head also finds the anchor the instruction names and adds to
+    every map a score of where each patch lies relative to it (:class:`vistakit.model.grounding.RelationTerm`,
+    zero at initialisation); records that carry their anchor (``meta["anchor_mask"]``) train the anchor map
+    (``grounding_weight`` × its binary cross-entropy, logged as ``anchor_loss``) and records that name their
+    relation (``meta["relation"]``) its direction (``relation_loss``). ``relation_mode``: ``add`` the relation's
+    score to the map, or ``suppress`` only the patches on the wrong side of the anchor.
     """
 
     kind: str = "instruction"
@@ -201,6 +209,8 @@ class ImageTokenizerConfig:
     fine_patches: bool = False
     what_token: bool = False
     referents: int = 1
+    relations: bool = False
+    relation_mode: str = "add"
 
     def validate(self, where: str = "image_tokenizer") -> None:
         _choice(self.kind, IMAGE_TOKENIZER_KINDS, f"{where}.kind")
@@ -231,6 +241,12 @@ class ImageTokenizerConfig:
         if isinstance(self.referents, bool) or not isinstance(self.referents, int) or not 1 <= self.referents <= 8:
             raise ValueError(f"{where}.referents must be an integer from 1 to 8 (relevance maps per image), "
                              f"got {self.referents!r}")  # fmt: skip
+        if type(self.relations) is not bool:
+            raise ValueError(f"{where}.relations must be true or false, got {self.relations!r}")
+        _choice(self.relation_mode, ("add", "suppress"), f"{where}.relation_mode")
+        if self.relations and self.kind == "instruction" and not self.grounding:
+            raise ValueError(f"{where}.relations adds a relation score to the relevance map: set "
+                             f"{where}.grounding=true too")  # fmt: skip
         if self.referents > 1 and self.kind == "instruction" and not self.where_tokens:
             raise ValueError(f"{where}.referents={self.referents} reads each map out as where tokens: set "
                              f"{where}.where_tokens=true too")  # fmt: skip

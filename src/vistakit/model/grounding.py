@@ -44,9 +44,14 @@ NO_TARGET = -1.0
 class RelevanceHead(nn.Module):
     """``referents`` learned queries read the instruction (its token embeddings + word positions) into one vector
     ``g_k`` each — query k learns to pick the k-th thing it names; the relevance logit of patch ``p`` for referent
-    ``k`` is ``<key(patch_p), g_k> / sqrt(dim)``: logits ``[N, K, P]``."""
+    ``k`` is ``<key(patch_p), g_k> / sqrt(dim)``: logits ``[N, K, P]``. With ``relations`` a
+    :class:`RelationTerm` adds, to every map, a score of where each patch lies relative to an anchor the
+    instruction names; :meth:`forward` returns ``(logits, None)``, or with ``relations`` ``(logits, (anchor
+    logits [N, P], relation logits [N, R + 1]))``."""
 
-    def __init__(self, dim: int, lm_hidden: int, heads: int, referents: int = 1) -> None:
+    def __init__(
+        self, dim: int, lm_hidden: int, heads: int, referents: int = 1, relations: bool = False, relation_mode: str = "add"
+    ) -> None:
         super().__init__()
         self.query = nn.Parameter(torch.randn(1, referents, dim) * 0.02)
         self.instruction_proj = nn.Linear(lm_hidden, dim)
@@ -55,15 +60,89 @@ class RelevanceHead(nn.Module):
         self.mlp = Mlp(dim, 2 * dim)
         self.norm_patch = nn.LayerNorm(dim)
         self.key = nn.Linear(dim, dim)
+        self.relation = RelationTerm(dim, heads, mode=relation_mode) if relations else None
 
-    def forward(self, patches: torch.Tensor, instruction: torch.Tensor, instruction_mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, patches: torch.Tensor, instruction: torch.Tensor, instruction_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
         n, length, _ = instruction.shape
         words = self.instruction_proj(instruction)
         words = self.norm_instruction(words + sincos_1d(length, words.shape[-1]).to(words))
         g = self.pool(self.query.expand(n, -1, -1).to(words.dtype), words, instruction_mask.bool())
         g = self.mlp(g)  # [N, K, D]
-        keys = self.key(self.norm_patch(patches))
-        return (g @ keys.transpose(1, 2)) / math.sqrt(keys.shape[-1])  # [N, K, P]
+        patches = self.norm_patch(patches)
+        keys = self.key(patches)
+        logits = (g @ keys.transpose(1, 2)) / math.sqrt(keys.shape[-1])  # [N, K, P]
+        if self.relation is None:
+            return logits, None
+        term, anchor, which = self.relation(patches, words, instruction_mask)
+        return logits + term[:, None].to(logits.dtype), (anchor, which)
+
+
+class RelationTerm(nn.Module):
+    """Two-hop grounding for "the star left of the blue square": one learned query reads the instruction into
+    ``g_a`` (*what* the anchor is) and scores every patch for it (anchor logits ``<key_a(patch), g_a> / sqrt(dim)``,
+    trained on the anchor's region where a record names it, :func:`anchor_targets`); the anchor's centre ``c`` is
+    the mean patch centre under ``sigmoid(anchor logits)``. A second query reads ``g_r`` (*which way*) into weights
+    ``w = softmax(which(g_r))`` over ``R`` learned unit directions ``u_r`` (initialised to left, right, up, down of
+    the image) and one "no relation" slot, and patch ``p`` scores
+    ``gain · Σ_r w_r tanh(<u_r, centre_p − c> / tau)`` — positive on the side the instruction names, negative on
+    the other (``mode="add"``), or only the negative part, ``gain · min(0, Σ_r …)`` (``mode="suppress"``): patches on
+    the named side keep their score and only those on the other side are pushed down, so the term cannot pull the
+    map off the object towards the far side. The patch features alone cannot tell two identical stars apart; their
+    offsets from the anchor can. Records that name their relation (``meta["relation"]``: one of :attr:`NAMES`, or null for none) train ``which``
+    directly (:func:`relation_targets`). ``which`` starts at zero, so the weights start uniform and opposite
+    directions cancel: switching the term on leaves a trained head unchanged. Shapes: patches ``[N, P, D]``
+    (normalised), words ``[N, L, D]`` → (term ``[N, P]``, anchor logits ``[N, P]``, relation logits ``[N, R + 1]``)."""
+
+    NAMES = ("left of", "right of", "above", "below")  # the directions' initial meanings, in order
+    DIRECTIONS = ((-1.0, 0.0), (1.0, 0.0), (0.0, -1.0), (0.0, 1.0))  # their unit vectors (image y points down)
+
+    MODES = ("add", "suppress")
+
+    def __init__(self, dim: int, heads: int, tau: float = 0.05, gain: float = 4.0, mode: str = "add") -> None:
+        super().__init__()
+        if mode not in self.MODES:
+            raise ValueError(f"relation mode must be one of {', '.join(self.MODES)}, got {mode!r}")
+        self.mode = mode
+        self.query = nn.Parameter(torch.randn(1, 2, dim) * 0.02)  # 0: the anchor, 1: the relation
+        self.pool = Attention(dim, heads)
+        self.mlp = Mlp(dim, 2 * dim)
+        self.anchor_key = nn.Linear(dim, dim)
+        self.which = nn.Linear(dim, len(self.DIRECTIONS) + 1)  # the last slot: no relation
+        nn.init.zeros_(self.which.weight)
+        nn.init.zeros_(self.which.bias)
+        self.direction = nn.Parameter(torch.tensor(self.DIRECTIONS))  # [R, 2]
+        self.log_inv_tau = nn.Parameter(torch.tensor(-math.log(tau)))
+        self.gain = nn.Parameter(torch.tensor(float(gain)))
+
+    def forward(
+        self, patches: torch.Tensor, words: torch.Tensor, instruction_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        n, p, d = patches.shape
+        q = self.mlp(self.pool(self.query.expand(n, -1, -1).to(words.dtype), words, instruction_mask.bool()))
+        g_anchor, g_rel = q[:, 0], q[:, 1]  # [N, D] each
+        anchor = (self.anchor_key(patches) @ g_anchor[:, :, None])[..., 0] / math.sqrt(d)  # [N, P]
+        centres = patch_centres(p, patches.device)  # [P, 2]
+        a = torch.sigmoid(anchor.float()) + 1e-6
+        centre = (a / a.sum(1, keepdim=True)) @ centres  # [N, 2]
+        delta = centres[None] - centre[:, None]  # [N, P, 2], canvas units
+        u = F.normalize(self.direction.float(), dim=1)
+        side = torch.tanh((delta @ u.T) * self.log_inv_tau.float().exp())  # [N, P, R]
+        which = self.which(g_rel).float()  # [N, R + 1]
+        w = which.softmax(-1)[:, :-1]  # [N, R]
+        score = (side @ w[:, :, None])[..., 0]  # [N, P] in [-1, 1]
+        term = self.gain.float() * (score.clamp(max=0.0) if self.mode == "suppress" else score)
+        return term.to(patches.dtype), anchor, which
+
+
+def patch_centres(p: int, device: torch.device | None = None) -> torch.Tensor:
+    """``[P, 2]`` (x, y) centres in [0, 1] of a square grid of ``P`` patches, row-major (x varies fastest)."""
+    grid = math.isqrt(p)
+    if grid * grid != p:
+        raise ValueError(f"relevance must cover a square grid of patches, got {p} patches")
+    c = (torch.arange(grid, device=device, dtype=torch.float32) + 0.5) / grid
+    return torch.stack([c.repeat(grid), c.repeat_interleave(grid)], 1)
 
 
 class SoftBox(nn.Module):
@@ -184,6 +263,58 @@ def grounding_targets(
                     maps[key] = cv2.resize(region_map(record, k, t, g), (grid, grid), interpolation=cv2.INTER_AREA)
             rows.append(np.stack([maps[None if g is None else tuple(g)].reshape(-1) for g in groups]))
     return torch.from_numpy(np.stack(rows)) if rows else torch.zeros(0, referents, grid * grid)
+
+
+def anchor_targets(records: Sequence[Record], transforms: Sequence[Sequence[ImageTransform]], grid: int) -> torch.Tensor:
+    """FloatTensor ``[N_img, grid²]``: per image (in batch order) the fraction of each patch covered by the anchor
+    of its record's spatial relation (``meta["anchor_mask"]``, an RLE in original pixels: ShapesWorld's relational
+    REC / RES records carry it), ``NO_TARGET`` rows for images without one (multi-image records never have one)."""
+    rows = []
+    for record, ts in zip(records, transforms):
+        rle = record.meta.get("anchor_mask") if len(ts) == 1 else None
+        for t in ts:
+            if not isinstance(rle, dict):
+                rows.append(np.full(grid * grid, NO_TARGET, np.float32))
+                continue
+            m = t.mask_to_model(Mask.from_rle(rle)).array.astype(np.float32)
+            rows.append(cv2.resize(m, (grid, grid), interpolation=cv2.INTER_AREA).reshape(-1))
+    return torch.from_numpy(np.stack(rows)) if rows else torch.zeros(0, grid * grid)
+
+
+def relation_targets(records: Sequence[Record], images_per_record: Sequence[int]) -> torch.Tensor:
+    """LongTensor ``[N_img]``: per image (in batch order) the index in :attr:`RelationTerm.NAMES` of the relation its
+    record's instruction uses (``meta["relation"]``), ``len(NAMES)`` where the record says it uses none (null),
+    and ``-100`` (ignored) where it does not say, names another relation, or has several images."""
+    none = len(RelationTerm.NAMES)
+    out = []
+    for record, count in zip(records, images_per_record):
+        label = -100
+        if count == 1 and "relation" in record.meta:
+            rel = record.meta["relation"]
+            label = none if rel is None else RelationTerm.NAMES.index(rel) if rel in RelationTerm.NAMES else -100
+        out.extend([label] * count)
+    return torch.tensor(out, dtype=torch.long)
+
+
+def relation_loss(which: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | None:
+    """Cross-entropy of relation logits ``[N_img, R + 1]`` against :func:`relation_targets` (``-100`` skipped);
+    ``None`` when no image has a label."""
+    if targets.shape != which.shape[:1]:
+        raise ValueError(f"relation targets must be [N_img] = {list(which.shape[:1])}, got {list(targets.shape)}")
+    if not bool((targets >= 0).any()):
+        return None
+    return F.cross_entropy(which.float(), targets, ignore_index=-100)
+
+
+def anchor_loss(anchor: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | None:
+    """Binary cross-entropy of anchor logits ``[N_img, P]`` against :func:`anchor_targets` (``NO_TARGET`` rows
+    skipped); ``None`` when no image has an anchor."""
+    if anchor.shape != targets.shape:
+        raise ValueError(f"anchor targets must be [N_img, P] = {list(anchor.shape)}, got {list(targets.shape)}")
+    valid = targets[:, 0] >= 0
+    if not bool(valid.any()):
+        return None
+    return F.binary_cross_entropy_with_logits(anchor[valid].float(), targets[valid].float())
 
 
 def grounding_loss(relevance: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | None:

@@ -55,6 +55,8 @@ class ImageTokens(NamedTuple):
     box: torch.Tensor | None = None  # [N_img, K, 4] each relevance map's box, x1 y1 x2 y2 in [0, 1] (where_tokens)
     features: torch.Tensor | None = None  # [N_img, P, D] the tower's patch features (set by VistaModel.encode_images)
     what: torch.Tensor | None = None  # [N_img, K, H_lm] the features under each relevance map (what_token)
+    anchor: torch.Tensor | None = None  # [N_img, P] the relation anchor's logits (relations)
+    relation: torch.Tensor | None = None  # [N_img, R + 1] which relation the instruction uses, logits (relations)
 
 
 IMAGE_TOKENIZERS: Registry[Callable[[ImageTokenizerConfig, int, int], nn.Module]] = Registry("image tokenizer")
@@ -98,7 +100,8 @@ class InstructionGuidedTokenizer(nn.Module):
         self.layers = nn.ModuleList(QueryLayer(d, config.heads) for _ in range(config.depth))
         self.norm = nn.LayerNorm(d)
         self.out = nn.Linear(d, lm_hidden)
-        self.relevance = RelevanceHead(d, lm_hidden, config.heads, config.referents) if config.grounding else None
+        self.relevance = (RelevanceHead(d, lm_hidden, config.heads, config.referents, config.relations,
+                                        config.relation_mode) if config.grounding else None)  # fmt: skip
         self.relevance_gain = nn.Parameter(torch.ones(config.depth)) if config.grounding else None
         self.soft_box = SoftBox() if config.where_tokens else None
         self.what = None
@@ -121,9 +124,10 @@ class InstructionGuidedTokenizer(nn.Module):
         context = torch.cat([patch_ctx, self.instruction_proj(instruction) + self.type_embed[1]], 1)
         key_mask = torch.cat([instruction_mask.new_ones(n, p), instruction_mask], 1).bool()
         q = self.queries[None].expand(n, -1, -1).to(patches.dtype)
-        relevance = None
+        relevance = anchor = relation = None
         if self.relevance is not None:
-            relevance = self.relevance(patch_ctx, instruction, instruction_mask)  # [N, K, P]
+            relevance, rel = self.relevance(patch_ctx, instruction, instruction_mask)  # [N, K, P]
+            anchor, relation = rel if rel is not None else (None, None)
             steer = relevance[:, 0] if relevance.shape[1] == 1 else relevance.logsumexp(1) - math.log(relevance.shape[1])
         if relevance is not None or self.fine_proj is not None:
             blocked = torch.zeros(key_mask.shape, dtype=q.dtype, device=q.device).masked_fill(~key_mask, float("-inf"))
@@ -138,7 +142,7 @@ class InstructionGuidedTokenizer(nn.Module):
                 q = layer(q, context, bias)
         box = self.soft_box(relevance) if self.soft_box is not None else None
         what = self._what(patches, relevance) if self.what is not None and relevance is not None else None
-        return ImageTokens(self.out(self.norm(q)), relevance, box, what=what)
+        return ImageTokens(self.out(self.norm(q)), relevance, box, what=what, anchor=anchor, relation=relation)
 
     def _what(self, patches: torch.Tensor, relevance: torch.Tensor) -> torch.Tensor:
         """Patch features ``[N, P, D]`` averaged with ``softmax(relevance)`` per map (``[N, K, P]``, or

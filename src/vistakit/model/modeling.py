@@ -27,7 +27,7 @@ from torch import nn
 
 from .attributes import AttributeHeads, load_vocab
 from .config import CONFIG_FILE, ModelConfig, read_config
-from .grounding import grounding_loss, location_embeddings
+from .grounding import anchor_loss, grounding_loss, location_embeddings, relation_loss
 from .image_tokenizer import ImageTokens, build_image_tokenizer
 from .language import build_language_model, cache_argument, returned_cache
 from .location_head import LocationHead, bin_lookup, location_loss, token_loss
@@ -53,6 +53,8 @@ class VistaOutput:
     ``logits`` FloatTensor [B, T, V] (``None`` from ``forward(..., return_logits=False)``);
     ``past_key_values``: the LM cache when ``use_cache``;
     ``grounding_loss``: the image tokenizer's relevance-map loss (:mod:`.grounding`) or ``None``;
+    ``anchor_loss`` / ``relation_loss``: its relation term's anchor-map BCE and relation cross-entropy
+    (``image_tokenizer.relations``) or ``None`` (each included in ``loss`` × ``image_tokenizer.grounding_weight``);
     ``region_text_loss``: the tower's region–text alignment loss (:mod:`.region_text`) or ``None``;
     ``attribute_loss``: the tower's per-patch attribute-word loss (:mod:`.attributes`) or ``None`` (included in
     ``loss`` × ``vision.attribute_weight``);
@@ -71,6 +73,8 @@ class VistaOutput:
     location_loss: torch.Tensor | None = None
     hidden: torch.Tensor | None = None
     mask_loss: torch.Tensor | None = None
+    anchor_loss: torch.Tensor | None = None
+    relation_loss: torch.Tensor | None = None
 
 
 class VistaModel(nn.Module):
@@ -269,6 +273,8 @@ class VistaModel(nn.Module):
         use_cache: bool = False,
         pack: bool | None = None,
         grounding: torch.Tensor | None = None,
+        anchor_grounding: torch.Tensor | None = None,
+        relation_labels: torch.Tensor | None = None,
         return_logits: bool = True,
         region_weights: torch.Tensor | None = None,
         region_image: torch.Tensor | None = None,
@@ -290,6 +296,9 @@ class VistaModel(nn.Module):
 
         ``grounding``: FloatTensor [N_img, K, P] per-patch targets (:func:`.grounding.grounding_targets`, which the
         processor adds to training batches of a grounding model); ignored by a model without relevance maps.
+        ``anchor_grounding``: FloatTensor [N_img, P] the relation anchors' targets (:func:`.grounding.anchor_targets`,
+        added with ``image_tokenizer.relations``) and ``relation_labels`` LongTensor [N_img] the relations the
+        instructions use (:func:`.grounding.relation_targets`); ignored by a model without the relation term.
 
         ``region_*``: the labelled instances of the batch (:func:`.region_text.region_text_targets`, which the
         processor adds to training batches when ``vision.region_text_weight > 0``); ignored by a model without
@@ -389,6 +398,18 @@ class VistaModel(nn.Module):
             g_loss = grounding_loss(relevance, grounding.to(relevance.device))
             if g_loss is not None and loss is not None:
                 loss = loss + self.config.image_tokenizer.grounding_weight * g_loss
+        an_loss = None
+        anchor = images.anchor if images is not None else None
+        if anchor_grounding is not None and anchor is not None:
+            an_loss = anchor_loss(anchor, anchor_grounding.to(anchor.device))
+            if an_loss is not None and loss is not None:
+                loss = loss + self.config.image_tokenizer.grounding_weight * an_loss
+        r_loss = None
+        which = images.relation if images is not None else None
+        if relation_labels is not None and which is not None:
+            r_loss = relation_loss(which, relation_labels.to(which.device))
+            if r_loss is not None and loss is not None:
+                loss = loss + self.config.image_tokenizer.grounding_weight * r_loss
         rt_loss = None
         if self.region_text is not None and region_weights is not None:
             missing = [name for name, v in (("region_image", region_image), ("region_text_ids", region_text_ids),
@@ -425,7 +446,8 @@ class VistaModel(nn.Module):
             m_logits = self.mask_decoder(pixel_values, images.features, images.relevance, mask_images, query)
             m_loss = mask_loss(m_logits, mask_targets)
             loss = loss + self.config.mask_decoder.weight * m_loss
-        return VistaOutput(loss, logits, past, g_loss, rt_loss, a_loss, l_loss, mask_loss=m_loss)
+        return VistaOutput(loss, logits, past, g_loss, rt_loss, a_loss, l_loss, mask_loss=m_loss, anchor_loss=an_loss,
+                           relation_loss=r_loss)  # fmt: skip
 
     @torch.no_grad()
     def paint_masks(

@@ -27,7 +27,7 @@ from ..geometry import Boxes, ImageTransform, Mask, Points, SequenceGrammar
 from ..tasks import Prediction, get_task
 from .attributes import attribute_targets
 from .config import ModelConfig, read_config
-from .grounding import grounding_targets
+from .grounding import anchor_targets, grounding_targets, relation_targets
 from .mask_decoder import mask_targets, painted_kinds
 from .region_text import region_text_targets
 from .text_tokenizer import IGNORE_INDEX, IMAGE_PAD, load_tokenizer
@@ -253,6 +253,9 @@ class VistaProcessor:
         if with_answers and self.config.image_tokenizer.grounding:
             batch["grounding"] = grounding_targets(records, batch.transforms, self.config.relevance_grid,
                                                    self.config.image_tokenizer.referents)
+            if self.config.image_tokenizer.relations:
+                batch["anchor_grounding"] = anchor_targets(records, batch.transforms, self.config.relevance_grid)
+                batch["relation_labels"] = relation_targets(records, [len(t) for t in batch.transforms])
         if with_answers and self.config.vision.region_text_weight > 0:
             grid = math.isqrt(self.config.vision.num_patches)
             regions = region_text_targets(records, batch.transforms, grid, self._ids, self.tokenizer.pad_token_id)

@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import Any, Iterator
 
-AUX_LOSSES = ("grounding_loss", "region_text_loss", "attribute_loss", "location_loss", "mask_loss")  # model-output losses logged (and plotted) beside the loss
+AUX_LOSSES = ("grounding_loss", "anchor_loss", "relation_loss", "region_text_loss", "attribute_loss", "location_loss", "mask_loss")  # model-output losses logged (and plotted) beside the loss
 
 
 class RunLog:

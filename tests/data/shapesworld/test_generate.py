@@ -120,7 +120,21 @@ def test_rec_expressions_match_exactly_one_object(task):
             group = [k for k in matching(scene, _desc_from_words(head)) if k != a]
             assert [k for k in group if holds(scene, k, a, rel)] == [i]
             assert all(holds(scene, k, a, rel) is False for k in group if k != i)
+            assert Mask.from_rle(ex.meta["anchor_mask"]).array.tolist() == scene.visible_masks[a].tolist()
+        assert ("anchor_mask" in ex.meta) == (ex.meta["expression_kind"] == "relation")
+        assert ex.meta["relation"] == (rel if ex.meta["expression_kind"] == "relation" else None)
     assert kinds == {"attributes", "relation"}
+
+
+def test_relation_rate_sets_how_often_referring_records_use_relations():
+    def share(rate: float) -> float:
+        cfg = GenerateConfig(n=200, seed=5, tasks=("rec",), relation_rate=rate)
+        return np.mean([make_example(cfg, i)[0].meta["expression_kind"] == "relation" for i in range(cfg.n)])
+
+    assert share(0.0) == 0.0
+    assert share(1.0) > share(0.3) + 0.15  # scenes without a unique relational expression fall back to attributes
+    with pytest.raises(ValueError, match="relation_rate"):
+        GenerateConfig(relation_rate=1.5)
 
 
 def test_reg_answers_identify_the_prompted_object():

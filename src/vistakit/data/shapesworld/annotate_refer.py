@@ -16,10 +16,12 @@ from .scene import Scene
 NO_TARGET_RATE = 0.3
 
 
-def unique_expression(ctx: Context, scene: Scene) -> tuple[int, str, str] | None:
-    """(object index, expression, kind) where the expression matches that object and no other."""
+def unique_expression(ctx: Context, scene: Scene) -> tuple[int, str, str, tuple[int, str] | None] | None:
+    """(object index, expression, kind, (anchor index, relation) or None) where the expression matches that object
+    and no other; a relational expression (tried first ``Context.relation_rate`` of the time) also names its
+    anchor and relation."""
     attr = {i: unique_descriptions(scene, i) for i in range(len(scene.objects))}
-    use_relation = ctx.rng.random() < 0.3
+    use_relation = ctx.rng.random() < ctx.relation_rate
     order = [True, False] if use_relation else [False, True]
     for relational in order:
         if relational:
@@ -27,13 +29,14 @@ def unique_expression(ctx: Context, scene: Scene) -> tuple[int, str, str] | None
             cands = [i for i, e in found.items() if e]
             if cands:
                 i = ctx.pick(scene, cands)
-                return i, found[i], "relation"
+                expr, anchor, rel = found[i]  # type: ignore[misc]
+                return i, expr, "relation", (anchor, rel)
         else:
             cands = [i for i, ds in attr.items() if ds]
             if cands:
                 i = ctx.pick(scene, cands)
                 d = attr[i][int(ctx.rng.integers(len(attr[i])))]
-                return i, f"the {phrase(d)}", "attributes"
+                return i, f"the {phrase(d)}", "attributes", None
     return None
 
 
@@ -43,12 +46,16 @@ def _referring(ctx: Context, task: str, with_mask: bool) -> Example:
         found = unique_expression(ctx, scene)
         if found is None:
             return None
-        i, expr, kind = found
+        i, expr, kind, relation = found
         label = expr.removeprefix("the ")
         targets = Targets(boxes=[visible_box(scene, i)], labels=[label])
         if with_mask:
             targets.masks = [visible_rle(scene, i)]
-        return Example(task, [scene], {"phrase": expr}, targets, meta={"expression_kind": kind, "object": i})
+        # auxiliary, for training: the relation the expression uses (None: attributes only) and its anchor's mask
+        meta = {"expression_kind": kind, "object": i, "relation": relation[1] if relation else None}
+        if relation is not None:
+            meta["anchor_mask"] = visible_rle(scene, relation[0])
+        return Example(task, [scene], {"phrase": expr}, targets, meta=meta)
 
     return ctx.retry(make)
 

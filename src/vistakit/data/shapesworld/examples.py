@@ -43,13 +43,15 @@ class Context:
     ``focus`` (compositional split only) is a held-out (colour, shape) pair that every sample must show and
     should ask about; ``holdout`` are the pairs ordinary samples never show. ``cite_referents``: the tasks (``vqa``,
     ``nlvr``) whose records list the objects their text names as targets, for answers that cite them first; it
-    draws nothing from ``rng``.
+    draws nothing from ``rng``. ``relation_rate``: how often a REC / RES sample tries a spatial relation first
+    (draws the same from ``rng`` whatever its value).
     """
 
     rng: np.random.Generator
     sampler: SceneSampler
     focus: Combo | None = None
     cite_referents: frozenset[str] = frozenset()
+    relation_rate: float = 0.3
 
     @property
     def holdout(self) -> frozenset[Combo]:

@@ -47,7 +47,9 @@ CITING_TASKS = ("vqa", "nlvr")  # tasks whose records can list the objects their
 @dataclass(frozen=True)
 class GenerateConfig:
     """One split's settings. ``tasks`` empty means all; ``size`` is the square image side in pixels;
-    ``cite_referents`` names the tasks (of :data:`CITING_TASKS`) whose records list what their text names."""
+    ``cite_referents`` names the tasks (of :data:`CITING_TASKS`) whose records list what their text names;
+    ``relation_rate`` is how often a REC / RES sample tries a spatial relation first (of those tried, scenes with
+    no unique relational expression fall back to attributes)."""
 
     split: str = "train"
     n: int = 100
@@ -59,6 +61,7 @@ class GenerateConfig:
     compress_level: int = 1
     bins: int = ANSWER_BINS
     cite_referents: tuple[str, ...] = ()
+    relation_rate: float = 0.3
 
     def __post_init__(self) -> None:
         if self.split not in SPLIT_STREAMS:
@@ -71,6 +74,9 @@ class GenerateConfig:
         if bad:
             raise ValueError(f"cite_referents: {', '.join(bad)} cannot cite referents; expected some of "
                              f"{', '.join(CITING_TASKS)}")  # fmt: skip
+        if not 0.0 <= self.relation_rate <= 1.0:
+            raise ValueError(f"relation_rate must be in [0, 1] (how often REC / RES try a spatial relation first), "
+                             f"got {self.relation_rate}")  # fmt: skip
         if self.split == "compositional" and not self.holdout:
             raise ValueError("the compositional split needs at least one held-out (colour, shape) pair")
 
@@ -94,7 +100,7 @@ def make_example(cfg: GenerateConfig, index: int, sampler: SceneSampler | None =
     tasks = cfg.task_list
     focus = cfg.holdout[index % len(cfg.holdout)] if cfg.split == "compositional" else None
     ctx = Context(rng, sampler or SceneSampler(cfg.scene_config()), focus,
-                  cite_referents=frozenset(cfg.cite_referents))  # fmt: skip
+                  cite_referents=frozenset(cfg.cite_referents), relation_rate=cfg.relation_rate)  # fmt: skip
     return ANNOTATORS.get(tasks[index % len(tasks)])(ctx), prng
 
 
@@ -172,6 +178,7 @@ def generate_split(out_dir: str | Path, cfg: GenerateConfig) -> dict[str, Any]:
     info["generator"][cfg.split] = {
         "seed": cfg.seed, "size": cfg.size, "tasks": cfg.task_list, "holdout": [list(c) for c in cfg.holdout],
         "max_objects": cfg.max_objects, "cite_referents": list(cfg.cite_referents),
+        "relation_rate": cfg.relation_rate,
     }  # fmt: skip
     info_path.write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
     return info

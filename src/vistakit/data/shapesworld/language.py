@@ -75,11 +75,11 @@ def holds(scene: Scene, a: int, b: int, relation: str) -> bool | None:
     return False if v <= 0 else None
 
 
-def relational_expression(scene: Scene, target: int, rng: np.random.Generator) -> str | None:
-    """'the star left of the blue square' naming ``target`` uniquely through a uniquely described anchor, or
-    None when no such expression exists."""
+def relational_expression(scene: Scene, target: int, rng: np.random.Generator) -> tuple[str, int, str] | None:
+    """('the star left of the blue square', anchor index, 'left of') naming ``target`` uniquely through a uniquely
+    described anchor, or None when no such expression exists."""
     obj = scene.objects[target]
-    options: list[str] = []
+    options: list[tuple[str, int, str]] = []
     for head_attrs in (("shape",), ("colour", "shape")):
         head = desc_of(obj, head_attrs)
         group = matching(scene, head)
@@ -92,7 +92,7 @@ def relational_expression(scene: Scene, target: int, rng: np.random.Generator) -
                 continue
             anchor_descs = unique_descriptions(scene, anchor)
             if anchor_descs:
-                options.append(f"the {phrase(head)} {rel} the {phrase(anchor_descs[0])}")
+                options.append((f"the {phrase(head)} {rel} the {phrase(anchor_descs[0])}", anchor, rel))
     return options[int(rng.integers(len(options)))] if options else None
 
 

@@ -1,0 +1,139 @@
+"""Two-hop grounding for spatial relations: the anchor targets, the anchor loss and the relation term."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vistakit.data.record import Record, Targets
+from vistakit.geometry import ImageTransform, Mask
+from vistakit.model import ImageTokenizerConfig, VistaProcessor, build_model
+from vistakit.model.grounding import (NO_TARGET, RelationTerm, anchor_loss, anchor_targets, patch_centres,
+                                     relation_loss, relation_targets)
+
+from .conftest import tiny_config
+
+import numpy as np
+
+
+def relational(root, anchor: np.ndarray | None) -> Record:
+    meta = {"anchor_mask": Mask(anchor).to_rle(), "relation": "left of"} if anchor is not None else {}
+    return Record("r", "rec", ["0.png"], [(16, 16)], "<image>\nWhere is the star left of the blue square?",
+                  targets=Targets(boxes=[[0.0, 0.0, 8.0, 8.0]], labels=["star left of the blue square"]),
+                  meta=meta, root=root)  # fmt: skip
+
+
+def test_anchor_targets_cover_the_anchor_and_skip_records_without_one():
+    anchor = np.zeros((16, 16), bool)
+    anchor[8:, 8:] = True  # the bottom-right patch of a 2 x 2 grid
+    t = [ImageTransform.fit((16, 16), 16)]
+    got = anchor_targets([relational(None, anchor), relational(None, None)], [t, t], grid=2)
+    assert got.tolist() == [[0.0, 0.0, 0.0, 1.0], [NO_TARGET] * 4]
+
+
+def test_anchor_loss_skips_rows_without_targets_and_checks_shapes():
+    logits = torch.tensor([[4.0, -4.0], [0.0, 0.0]])
+    targets = torch.tensor([[1.0, 0.0], [NO_TARGET, NO_TARGET]])
+    assert anchor_loss(logits, targets).item() == pytest.approx(float(torch.nn.functional.softplus(torch.tensor(-4.0))), rel=1e-4)
+    assert anchor_loss(logits, torch.full((2, 2), NO_TARGET)) is None
+    with pytest.raises(ValueError, match="anchor targets must be"):
+        anchor_loss(logits, targets[:, :1])
+
+
+def test_relation_targets_name_the_relation_none_or_nothing():
+    def rec(meta, images=1):
+        return Record("r", "rec", [f"{k}.png" for k in range(images)], [(8, 8)] * images, "<image> " * images, meta=meta)
+
+    recs = [rec({"relation": "below"}), rec({"relation": None}), rec({}), rec({"relation": "inside"}),
+            rec({"relation": "above"}, images=2)]  # fmt: skip
+    assert relation_targets(recs, [1, 1, 1, 1, 2]).tolist() == [3, 4, -100, -100, -100, -100]
+    which = torch.zeros(3, 5)
+    assert relation_loss(which, torch.tensor([3, -100, 4])).item() == pytest.approx(np.log(5), rel=1e-5)
+    assert relation_loss(which, torch.full((3,), -100)) is None
+    with pytest.raises(ValueError, match="relation targets must be"):
+        relation_loss(which, torch.tensor([0]))
+
+
+def test_patch_centres_are_row_major():
+    assert patch_centres(4).tolist() == [[0.25, 0.25], [0.75, 0.25], [0.25, 0.75], [0.75, 0.75]]
+    with pytest.raises(ValueError, match="square grid"):
+        patch_centres(5)
+
+
+def test_relation_term_starts_at_zero_and_learns_to_pick_the_star_left_of_the_anchor():
+    """Two identical 'stars' (patch features equal) either side of an anchor on a 4 x 4 grid: only the offset
+    from the anchor can tell them apart, and the term learns to score the left one higher."""
+    torch.manual_seed(0)
+    dim, p = 16, 16
+    term = RelationTerm(dim, heads=2)
+    star, anchor_feat = torch.randn(dim), torch.randn(dim)
+    words = torch.randn(1, 3, dim).expand(8, -1, -1)
+    mask = torch.ones(8, 3)
+    patches = torch.zeros(8, p, dim)
+    cols = torch.randint(1, 3, (8,))  # anchor in column 1 or 2 of row 1; stars at columns 0 and 3 of row 1 ... 
+    for n, c in enumerate(cols.tolist()):
+        patches[n, 4 + c] = anchor_feat
+        patches[n, 4 + 0] = star
+        patches[n, 4 + 3] = star
+    out, a, which = term(patches, words, mask)
+    assert which.shape == (8, 5)
+    assert out.abs().max().item() == 0.0 and a.shape == (8, p)
+    opt = torch.optim.Adam(term.parameters(), lr=1e-2)
+    for _ in range(150):
+        out, a, _ = term(patches, words, mask)
+        anchor_t = torch.zeros(8, p)
+        anchor_t[torch.arange(8), 4 + cols] = 1.0
+        loss = anchor_loss(a, anchor_t) - (out[:, 4] - out[:, 7]).clamp(max=4).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    out, _, _ = term(patches, words, mask)
+    assert bool((out[:, 4] > out[:, 7] + 1.0).all())
+
+
+def test_relations_model_trains_the_anchor_and_starts_where_the_plain_one_is(tokenizer, tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (16, 16), (200, 30, 30)).save(tmp_path / "0.png")
+    anchor = np.zeros((16, 16), bool)
+    anchor[:8, 8:] = True
+    rec = relational(tmp_path, anchor)
+    its = {}
+    for relations in (False, True):
+        config = tiny_config(image_tokenizer=ImageTokenizerConfig(kind="instruction", num_queries=4, depth=1, heads=2,
+                                                                  dim=32, grounding=True, relations=relations))  # fmt: skip
+        torch.manual_seed(0)
+        model = build_model(config, tokenizer)
+        batch = VistaProcessor(tokenizer, model.config).from_records([rec])
+        its[relations] = (model, batch)
+    model, batch = its[True]
+    assert batch["anchor_grounding"].tolist() == [[0.0, 1.0, 0.0, 0.0]]
+    assert batch["relation_labels"].tolist() == [0]
+    assert "anchor_grounding" not in its[False][1]
+    plain, _ = its[False]
+    plain.load_state_dict(model.state_dict(), strict=False)  # the shared weights; the relation term starts at zero
+    out, ref = model(**batch), plain(**its[False][1])
+    assert out.anchor_loss is not None and out.anchor_loss > 0
+    assert out.grounding_loss.item() == pytest.approx(ref.grounding_loss.item(), rel=1e-5)
+    assert out.relation_loss.item() == pytest.approx(np.log(5), rel=1e-4)  # uniform at first
+    assert out.loss.item() == pytest.approx(ref.loss.item() + out.anchor_loss.item() + out.relation_loss.item(), rel=1e-5)
+
+
+def test_relations_need_grounding():
+    with pytest.raises(ValueError, match="relations"):
+        ImageTokenizerConfig(relations=True).validate()
+    with pytest.raises(ValueError, match="relations must be true or false"):
+        ImageTokenizerConfig(grounding=True, relations="yes").validate()
+
+
+def test_suppress_mode_only_pushes_down_and_unknown_modes_are_refused():
+    torch.manual_seed(0)
+    term = RelationTerm(16, heads=2, mode="suppress")
+    with torch.no_grad():
+        term.which.bias.copy_(torch.tensor([6.0, 0.0, 0.0, 0.0, 0.0]))  # "left of"
+    patches, words = torch.randn(2, 16, 16), torch.randn(2, 3, 16)
+    out, _, _ = term(patches, words, torch.ones(2, 3))
+    assert out.max().item() <= 0.0 and out.min().item() < -1.0
+    assert (out == 0).any()  # patches on the named side keep their score
+    with pytest.raises(ValueError, match="relation mode"):
+        RelationTerm(16, heads=2, mode="multiply")
