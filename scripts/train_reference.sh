@@ -4,7 +4,9 @@
 # Stage 1 trains the whole model into $OUT; stage 2 (MASK_DECODER=0 skips it and stage 3) trains the super-link
 # mask decoder alone on it into $OUT-mask (every other weight fixed); stage 3 (FINETUNE=0 skips it) trains the whole
 # of that model further, decoder included, with the tower cross-attending to the instruction's words (new, zero-
-# initialised) into $OUT-final, the model that is shipped.
+# initialised) into $OUT-final; stage 4 (RELATIONS=0 skips it) trains that model's image tokenizer and mask decoder
+# (tower and LM fixed) with the relevance head's relation term switched on (new, a no-op at first), on the data
+# regenerated with relational expressions more often ($DATA-rel), into $OUT-rel, the model that is shipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TASKS=caption,vqa,rec,res,grec,gres,reg,attcoseg,coseg,nlvr,which_image
@@ -31,4 +33,15 @@ if [ "${MASK_DECODER:-1}" = 1 ] && [ "${FINETUNE:-1}" = 1 ]; then
     init="$OUT-mask" model.vision.instruction_cross_attention=true \
     steps=3000 batch_size=32 bf16=true warmup=100 lr=3e-4 eval_every=1000 save_every=500 log_every=50 val_records=8 \
     mixture=rec:1.5,res:2,grec:1.5,gres:2,attcoseg:2,coseg:1.5,reg:1,caption:0.7,vqa:1,nlvr:0.7,which_image:0.7
+fi
+if [ "${MASK_DECODER:-1}" = 1 ] && [ "${FINETUNE:-1}" = 1 ] && [ "${RELATIONS:-1}" = 1 ]; then
+  if [ "${REUSE_DATA:-0}" != 1 ]; then
+    .venv/bin/vistakit data generate --out "$DATA-rel" --split train --n 100000 --seed 0 --tasks "$TASKS" \
+      --cite-referents nlvr --relation-rate 0.8
+    .venv/bin/vistakit data generate --out "$DATA-rel" --split val --n 500 --seed 0 --tasks "$TASKS" --cite-referents nlvr
+  fi
+  .venv/bin/vistakit train --data "$DATA-rel" --out "$OUT-rel" --threads "$THREADS" --no-progress \
+    init="$OUT-final" stage=stage2 model.image_tokenizer.relations=true model.image_tokenizer.relation_mode=suppress \
+    steps=1500 batch_size=32 bf16=true warmup=50 lr=1e-3 eval_every=750 save_every=500 log_every=50 val_records=8 \
+    mixture=rec:3,res:3,grec:1.5,gres:2,attcoseg:2,coseg:1.5,reg:1,caption:0.7,vqa:1,nlvr:0.7,which_image:0.7
 fi

@@ -65,29 +65,28 @@ def test_relation_term_starts_at_zero_and_learns_to_pick_the_star_left_of_the_an
     from the anchor can tell them apart, and the term learns to score the left one higher."""
     torch.manual_seed(0)
     dim, p = 16, 16
-    term = RelationTerm(dim, heads=2)
+    term = RelationTerm(dim)
     star, anchor_feat = torch.randn(dim), torch.randn(dim)
-    words = torch.randn(1, 3, dim).expand(8, -1, -1)
-    mask = torch.ones(8, 3)
+    q = torch.nn.Parameter(torch.randn(1, 2, dim))  # what the head's pooling reads for the anchor and the relation
     patches = torch.zeros(8, p, dim)
-    cols = torch.randint(1, 3, (8,))  # anchor in column 1 or 2 of row 1; stars at columns 0 and 3 of row 1 ... 
+    cols = torch.randint(1, 3, (8,))  # the anchor in column 1 or 2 of row 1; the stars at its columns 0 and 3
     for n, c in enumerate(cols.tolist()):
         patches[n, 4 + c] = anchor_feat
         patches[n, 4 + 0] = star
         patches[n, 4 + 3] = star
-    out, a, which = term(patches, words, mask)
+    out, a, which = term(patches, q.expand(8, -1, -1))
     assert which.shape == (8, 5)
     assert out.abs().max().item() == 0.0 and a.shape == (8, p)
-    opt = torch.optim.Adam(term.parameters(), lr=1e-2)
+    opt = torch.optim.Adam([*term.parameters(), q], lr=1e-2)
     for _ in range(150):
-        out, a, _ = term(patches, words, mask)
+        out, a, _ = term(patches, q.expand(8, -1, -1))
         anchor_t = torch.zeros(8, p)
         anchor_t[torch.arange(8), 4 + cols] = 1.0
         loss = anchor_loss(a, anchor_t) - (out[:, 4] - out[:, 7]).clamp(max=4).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
-    out, _, _ = term(patches, words, mask)
+    out, _, _ = term(patches, q.expand(8, -1, -1))
     assert bool((out[:, 4] > out[:, 7] + 1.0).all())
 
 
@@ -128,12 +127,11 @@ def test_relations_need_grounding():
 
 def test_suppress_mode_only_pushes_down_and_unknown_modes_are_refused():
     torch.manual_seed(0)
-    term = RelationTerm(16, heads=2, mode="suppress")
+    term = RelationTerm(16, mode="suppress")
     with torch.no_grad():
         term.which.bias.copy_(torch.tensor([6.0, 0.0, 0.0, 0.0, 0.0]))  # "left of"
-    patches, words = torch.randn(2, 16, 16), torch.randn(2, 3, 16)
-    out, _, _ = term(patches, words, torch.ones(2, 3))
+    out, _, _ = term(torch.randn(2, 16, 16), torch.randn(2, 2, 16))
     assert out.max().item() <= 0.0 and out.min().item() < -1.0
     assert (out == 0).any()  # patches on the named side keep their score
     with pytest.raises(ValueError, match="relation mode"):
-        RelationTerm(16, heads=2, mode="multiply")
+        RelationTerm(16, mode="multiply")

@@ -60,7 +60,7 @@ class RelevanceHead(nn.Module):
         self.mlp = Mlp(dim, 2 * dim)
         self.norm_patch = nn.LayerNorm(dim)
         self.key = nn.Linear(dim, dim)
-        self.relation = RelationTerm(dim, heads, mode=relation_mode) if relations else None
+        self.relation = RelationTerm(dim, mode=relation_mode) if relations else None
 
     def forward(
         self, patches: torch.Tensor, instruction: torch.Tensor, instruction_mask: torch.Tensor
@@ -68,20 +68,23 @@ class RelevanceHead(nn.Module):
         n, length, _ = instruction.shape
         words = self.instruction_proj(instruction)
         words = self.norm_instruction(words + sincos_1d(length, words.shape[-1]).to(words))
-        g = self.pool(self.query.expand(n, -1, -1).to(words.dtype), words, instruction_mask.bool())
-        g = self.mlp(g)  # [N, K, D]
+        queries = self.query if self.relation is None else torch.cat([self.query, self.relation.query], 1)
+        g = self.pool(queries.expand(n, -1, -1).to(words.dtype), words, instruction_mask.bool())
+        g = self.mlp(g)  # [N, K (+ 2), D]
+        k = self.query.shape[1]
         patches = self.norm_patch(patches)
         keys = self.key(patches)
-        logits = (g @ keys.transpose(1, 2)) / math.sqrt(keys.shape[-1])  # [N, K, P]
+        logits = (g[:, :k] @ keys.transpose(1, 2)) / math.sqrt(keys.shape[-1])  # [N, K, P]
         if self.relation is None:
             return logits, None
-        term, anchor, which = self.relation(patches, words, instruction_mask)
+        term, anchor, which = self.relation(patches, g[:, k:])
         return logits + term[:, None].to(logits.dtype), (anchor, which)
 
 
 class RelationTerm(nn.Module):
-    """Two-hop grounding for "the star left of the blue square": one learned query reads the instruction into
-    ``g_a`` (*what* the anchor is) and scores every patch for it (anchor logits ``<key_a(patch), g_a> / sqrt(dim)``,
+    """Two-hop grounding for "the star left of the blue square": one learned query (read through the
+    :class:`RelevanceHead`'s own pooling attention and MLP, beside its referent queries) gives ``g_a`` (*what* the
+    anchor is) and scores every patch for it (anchor logits ``<key_a(patch), g_a> / sqrt(dim)``,
     trained on the anchor's region where a record names it, :func:`anchor_targets`); the anchor's centre ``c`` is
     the mean patch centre under ``sigmoid(anchor logits)``. A second query reads ``g_r`` (*which way*) into weights
     ``w = softmax(which(g_r))`` over ``R`` learned unit directions ``u_r`` (initialised to left, right, up, down of
@@ -93,21 +96,20 @@ class RelationTerm(nn.Module):
     offsets from the anchor can. Records that name their relation (``meta["relation"]``: one of :attr:`NAMES`, or null for none) train ``which``
     directly (:func:`relation_targets`). ``which`` starts at zero, so the weights start uniform and opposite
     directions cancel: switching the term on leaves a trained head unchanged. Shapes: patches ``[N, P, D]``
-    (normalised), words ``[N, L, D]`` → (term ``[N, P]``, anchor logits ``[N, P]``, relation logits ``[N, R + 1]``)."""
+    (normalised), the two queries read ``[N, 2, D]`` → (term ``[N, P]``, anchor logits ``[N, P]``, relation logits
+    ``[N, R + 1]``)."""
 
     NAMES = ("left of", "right of", "above", "below")  # the directions' initial meanings, in order
     DIRECTIONS = ((-1.0, 0.0), (1.0, 0.0), (0.0, -1.0), (0.0, 1.0))  # their unit vectors (image y points down)
 
     MODES = ("add", "suppress")
 
-    def __init__(self, dim: int, heads: int, tau: float = 0.05, gain: float = 4.0, mode: str = "add") -> None:
+    def __init__(self, dim: int, tau: float = 0.05, gain: float = 4.0, mode: str = "add") -> None:
         super().__init__()
         if mode not in self.MODES:
             raise ValueError(f"relation mode must be one of {', '.join(self.MODES)}, got {mode!r}")
         self.mode = mode
         self.query = nn.Parameter(torch.randn(1, 2, dim) * 0.02)  # 0: the anchor, 1: the relation
-        self.pool = Attention(dim, heads)
-        self.mlp = Mlp(dim, 2 * dim)
         self.anchor_key = nn.Linear(dim, dim)
         self.which = nn.Linear(dim, len(self.DIRECTIONS) + 1)  # the last slot: no relation
         nn.init.zeros_(self.which.weight)
@@ -116,11 +118,8 @@ class RelationTerm(nn.Module):
         self.log_inv_tau = nn.Parameter(torch.tensor(-math.log(tau)))
         self.gain = nn.Parameter(torch.tensor(float(gain)))
 
-    def forward(
-        self, patches: torch.Tensor, words: torch.Tensor, instruction_mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, patches: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         n, p, d = patches.shape
-        q = self.mlp(self.pool(self.query.expand(n, -1, -1).to(words.dtype), words, instruction_mask.bool()))
         g_anchor, g_rel = q[:, 0], q[:, 1]  # [N, D] each
         anchor = (self.anchor_key(patches) @ g_anchor[:, :, None])[..., 0] / math.sqrt(d)  # [N, P]
         centres = patch_centres(p, patches.device)  # [P, 2]
