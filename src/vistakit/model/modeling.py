@@ -393,23 +393,17 @@ class VistaModel(nn.Module):
                 sigma = self.config.lm.location_sigma
                 bins_of = bin_lookup(self.loc_token_ids, scores.shape[-1]) if sigma > 0 else None
                 loss = token_loss(scores.float(), wanted, bins_of, getattr(self, "loc_token_ids", None), sigma)
-        g_loss = None
-        if grounding is not None and relevance is not None:
-            g_loss = grounding_loss(relevance, grounding.to(relevance.device))
-            if g_loss is not None and loss is not None:
-                loss = loss + self.config.image_tokenizer.grounding_weight * g_loss
-        an_loss = None
-        anchor = images.anchor if images is not None else None
-        if anchor_grounding is not None and anchor is not None:
-            an_loss = anchor_loss(anchor, anchor_grounding.to(anchor.device))
-            if an_loss is not None and loss is not None:
-                loss = loss + self.config.image_tokenizer.grounding_weight * an_loss
-        r_loss = None
-        which = images.relation if images is not None else None
-        if relation_labels is not None and which is not None:
-            r_loss = relation_loss(which, relation_labels.to(which.device))
-            if r_loss is not None and loss is not None:
-                loss = loss + self.config.image_tokenizer.grounding_weight * r_loss
+        # the tokenizer's map losses, each × grounding_weight: relevance, and the relation term's anchor and direction
+        weight = self.config.image_tokenizer.grounding_weight
+        map_losses = []
+        for fn, pred, target in ((grounding_loss, relevance, grounding),
+                                 (anchor_loss, images.anchor if images is not None else None, anchor_grounding),
+                                 (relation_loss, images.relation if images is not None else None, relation_labels)):
+            value = fn(pred, target.to(pred.device)) if pred is not None and target is not None else None
+            map_losses.append(value)
+            if value is not None and loss is not None:
+                loss = loss + weight * value
+        g_loss, an_loss, r_loss = map_losses
         rt_loss = None
         if self.region_text is not None and region_weights is not None:
             missing = [name for name, v in (("region_image", region_image), ("region_text_ids", region_text_ids),
