@@ -31,6 +31,13 @@ def test_anchor_targets_cover_the_anchor_and_skip_records_without_one():
     assert got.tolist() == [[0.0, 0.0, 0.0, 1.0], [NO_TARGET] * 4]
 
 
+def test_a_malformed_anchor_mask_names_the_record():
+    bad = relational(None, None)
+    bad.meta["anchor_mask"] = {"size": [16, 16], "counts": 7}
+    with pytest.raises(ValueError, match="record 'r': meta.anchor_mask must be a COCO RLE"):
+        anchor_targets([bad], [[ImageTransform.fit((16, 16), 16)]], grid=2)
+
+
 def test_anchor_loss_skips_rows_without_targets_and_checks_shapes():
     logits = torch.tensor([[4.0, -4.0], [0.0, 0.0]])
     targets = torch.tensor([[1.0, 0.0], [NO_TARGET, NO_TARGET]])

@@ -275,7 +275,12 @@ def anchor_targets(records: Sequence[Record], transforms: Sequence[Sequence[Imag
             if not isinstance(rle, dict):
                 rows.append(np.full(grid * grid, NO_TARGET, np.float32))
                 continue
-            m = t.mask_to_model(Mask.from_rle(rle)).array.astype(np.float32)
+            try:
+                mask = Mask.from_rle(rle)
+            except Exception as e:  # noqa: BLE001 - name the record, whatever the RLE decoder raised
+                raise ValueError(f"record {record.id!r}: meta.anchor_mask must be a COCO RLE "
+                                 f"{{'size': [h, w], 'counts': ...}}, got {rle!r:.80} ({e})") from None  # fmt: skip
+            m = t.mask_to_model(mask).array.astype(np.float32)
             rows.append(cv2.resize(m, (grid, grid), interpolation=cv2.INTER_AREA).reshape(-1))
     return torch.from_numpy(np.stack(rows)) if rows else torch.zeros(0, grid * grid)
 
