@@ -8,7 +8,7 @@ import torch
 from vistakit.data.record import Record, Targets
 from vistakit.geometry import ImageTransform, Mask
 from vistakit.model import ImageTokenizerConfig, VistaProcessor, build_model
-from vistakit.model.grounding import (NO_TARGET, RelationTerm, anchor_loss, anchor_targets, patch_centres,
+from vistakit.model.grounding import (NO_TARGET, RelationTerm, anchor_loss, anchor_targets, grounding_targets, patch_centres,
                                      relation_loss, relation_targets)
 
 from .conftest import tiny_config
@@ -36,6 +36,19 @@ def test_a_malformed_anchor_mask_names_the_record():
     bad.meta["anchor_mask"] = {"size": [16, 16], "counts": 7}
     with pytest.raises(ValueError, match="record 'r': meta.anchor_mask must be a COCO RLE"):
         anchor_targets([bad], [[ImageTransform.fit((16, 16), 16)]], grid=2)
+
+
+def test_a_record_may_name_its_grounding_region_in_meta_or_none():
+    region = np.zeros((16, 16), bool)
+    region[:8, 8:] = True  # the top-right patch of a 2 x 2 grid
+    def vqa(mask):
+        return Record("q", "vqa", ["0.png"], [(16, 16)], "<image>\nIs the star left of the square?",
+                      answer="yes", targets=Targets(answers=["yes"]), meta={"grounding_mask": mask})  # fmt: skip
+    t = [ImageTransform.fit((16, 16), 16)]
+    got = grounding_targets([vqa(Mask(region).to_rle()), vqa(None), relational(None, None)], [t, t, t], grid=2)
+    assert got[:, 0].tolist() == [[0.0, 1.0, 0.0, 0.0], [0.0] * 4, [1.0, 0.0, 0.0, 0.0]]
+    with pytest.raises(ValueError, match="record 'q': meta.grounding_mask must be a COCO RLE .* or null"):
+        grounding_targets([vqa("everywhere")], [t], grid=2)
 
 
 def test_anchor_loss_skips_rows_without_targets_and_checks_shapes():

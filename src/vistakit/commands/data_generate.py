@@ -37,17 +37,23 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--relation-rate", type=float, default=0.3, metavar="P",
                    help="how often a REC / RES sample tries a spatial relation ('the star left of the blue square') "
                         "before attributes (default 0.3; test splits keep the default)")  # fmt: skip
+    p.add_argument("--ground-questions", default="", metavar="KINDS",
+                   help="comma-separated VQA question kinds (position) whose records carry the region their answer "
+                        "rests on, its anchor and relation in meta, for the relevance map to learn from "
+                        "(docs/shapesworld.md); default none")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
     from ..data.shapesworld import DEFAULT_HOLDOUT, DEFAULT_SIZE, GenerateConfig, generate_split
 
     cite = tuple(t.strip() for t in args.cite_referents.split(",") if t.strip())
+    ground = tuple(t.strip() for t in args.ground_questions.split(",") if t.strip())
     cfg = GenerateConfig(
         split=args.split, n=args.n, seed=args.seed,
         tasks=tuple(t.strip() for t in args.tasks.split(",") if t.strip()),
         size=args.size or DEFAULT_SIZE, holdout=DEFAULT_HOLDOUT if args.holdout is None else args.holdout,
         max_objects=args.max_objects, cite_referents=cite, relation_rate=args.relation_rate,
+        ground_questions=ground,
     )  # fmt: skip
     t0 = time.perf_counter()
     info = generate_split(args.out, cfg)

@@ -246,9 +246,15 @@ def grounding_targets(
 ) -> torch.Tensor:
     """FloatTensor ``[N_img, K, grid²]`` (``K = referents``): per image (in batch order) and relevance map, the
     fraction of each patch (row-major) covered by what the sample's instruction names (the map's referent,
-    :func:`referent_instances`); ``NO_TARGET`` rows for samples of tasks that do not ground."""
+    :func:`referent_instances`); ``NO_TARGET`` rows for samples of tasks that do not ground. A single-image record
+    of any task may instead name that region itself in ``meta["grounding_mask"]`` (an RLE in original pixels, or
+    null for none of the image: e.g. ShapesWorld's grounded position questions); every map then gets it."""
     rows = []
     for record, ts in zip(records, transforms):
+        if len(ts) == 1 and "grounding_mask" in record.meta:
+            m = meta_mask_map(record, "grounding_mask", ts[0], grid)
+            rows.append(np.repeat(m[None], referents, 0))
+            continue
         grounds = get_task(record.task).grounds_record(record)
         groups = referent_instances(record, referents) if grounds else []
         for k, t in enumerate(ts):
@@ -264,24 +270,30 @@ def grounding_targets(
     return torch.from_numpy(np.stack(rows)) if rows else torch.zeros(0, referents, grid * grid)
 
 
+def meta_mask_map(record: Record, key: str, transform: ImageTransform, grid: int) -> np.ndarray:
+    """``record.meta[key]`` (a COCO RLE in original pixels; null: an empty region) as the covered fraction of each
+    patch of ``transform``'s canvas, ``[grid²]`` float32; a malformed value is a clear error naming the record."""
+    rle = record.meta[key]
+    if rle is None:
+        return np.zeros(grid * grid, np.float32)
+    try:
+        mask = Mask.from_rle(rle)
+    except Exception as e:  # noqa: BLE001 - name the record, whatever the RLE decoder raised
+        raise ValueError(f"record {record.id!r}: meta.{key} must be a COCO RLE {{'size': [h, w], 'counts': ...}}"
+                         f"{' or null' if key == 'grounding_mask' else ''}, got {rle!r:.80} ({e})") from None  # fmt: skip
+    m = transform.mask_to_model(mask).array.astype(np.float32)
+    return cv2.resize(m, (grid, grid), interpolation=cv2.INTER_AREA).reshape(-1)
+
+
 def anchor_targets(records: Sequence[Record], transforms: Sequence[Sequence[ImageTransform]], grid: int) -> torch.Tensor:
     """FloatTensor ``[N_img, grid²]``: per image (in batch order) the fraction of each patch covered by the anchor
     of its record's spatial relation (``meta["anchor_mask"]``, an RLE in original pixels: ShapesWorld's relational
     REC / RES records carry it), ``NO_TARGET`` rows for images without one (multi-image records never have one)."""
     rows = []
     for record, ts in zip(records, transforms):
-        rle = record.meta.get("anchor_mask") if len(ts) == 1 else None
+        has = len(ts) == 1 and record.meta.get("anchor_mask") is not None
         for t in ts:
-            if not isinstance(rle, dict):
-                rows.append(np.full(grid * grid, NO_TARGET, np.float32))
-                continue
-            try:
-                mask = Mask.from_rle(rle)
-            except Exception as e:  # noqa: BLE001 - name the record, whatever the RLE decoder raised
-                raise ValueError(f"record {record.id!r}: meta.anchor_mask must be a COCO RLE "
-                                 f"{{'size': [h, w], 'counts': ...}}, got {rle!r:.80} ({e})") from None  # fmt: skip
-            m = t.mask_to_model(mask).array.astype(np.float32)
-            rows.append(cv2.resize(m, (grid, grid), interpolation=cv2.INTER_AREA).reshape(-1))
+            rows.append(meta_mask_map(record, "anchor_mask", t, grid) if has else np.full(grid * grid, NO_TARGET, np.float32))
     return torch.from_numpy(np.stack(rows)) if rows else torch.zeros(0, grid * grid)
 
 

@@ -137,6 +137,34 @@ def test_relation_rate_sets_how_often_referring_records_use_relations():
         GenerateConfig(relation_rate=1.5)
 
 
+def test_grounded_position_questions_carry_their_answer_region_anchor_and_relation():
+    cfg = GenerateConfig(n=120, seed=5, tasks=("vqa",), ground_questions=("position",))
+    plain = GenerateConfig(n=120, seed=5, tasks=("vqa",))
+    answers = set()
+    for i in range(cfg.n):
+        ex, base = make_example(cfg, i)[0], make_example(plain, i)[0]
+        assert ex.slots == base.slots and ex.targets == base.targets  # the question and answer do not change
+        if ex.meta["question_kind"] != "position":
+            assert ex.meta == base.meta
+            continue
+        scene, answer = ex.scenes[0], ex.targets.answers[0]
+        answers.add(answer)
+        rel = ex.meta["relation"]
+        head, anchor = ex.slots["question"].removeprefix("Is the ").removesuffix("?").split(
+            {"left of": " to the left of the ", "right of": " to the right of the "}.get(rel, f" {rel} the "))
+        (a,) = matching(scene, _desc_from_words(anchor))
+        (o,) = matching(scene, _desc_from_words(head))
+        assert holds(scene, o, a, rel) is (answer == "yes")
+        assert Mask.from_rle(ex.meta["anchor_mask"]).array.tolist() == scene.visible_masks[a].tolist()
+        region = ex.meta["grounding_mask"]
+        assert (region is None) == (answer == "no")
+        if region is not None:
+            assert Mask.from_rle(region).array.tolist() == scene.visible_masks[o].tolist()
+    assert answers == {"yes", "no"}
+    with pytest.raises(ValueError, match="ground_questions: size cannot be grounded"):
+        GenerateConfig(ground_questions=("size",))
+
+
 def test_reg_answers_identify_the_prompted_object():
     for ex in _examples("reg", 30):
         scene, i = ex.scenes[0], ex.meta["object"]

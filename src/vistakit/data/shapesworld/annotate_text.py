@@ -9,11 +9,11 @@ written to the record's ``targets.boxes`` / ``labels``, and the VQA answer cites
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable
+from typing import Any, Callable
 
 from ...registry import Registry
 from ..record import Targets
-from .examples import ANNOTATORS, Context, Example, visible_box
+from .examples import ANNOTATORS, Context, Example, visible_box, visible_rle
 from .language import article, desc_of, holds, list_phrase, matching, number_word, phrase, unique_descriptions
 from .scene import SHAPES, SIZES, Scene
 
@@ -124,6 +124,9 @@ def _pair(ctx: Context, scene: Scene, ok: Callable[[int, int], bool]) -> tuple[i
     return a, b, phrase(descs[a][0]), phrase(descs[b][0])
 
 
+_WHERE = {"left of": "to the left of", "right of": "to the right of", "above": "above", "below": "below"}
+
+
 @QUESTIONS.register("position")
 def _position(ctx: Context, scene: Scene) -> QA | None:
     rel = ctx.choice(("left of", "right of", "above", "below"))
@@ -131,8 +134,12 @@ def _position(ctx: Context, scene: Scene) -> QA | None:
     if found is None:
         return None
     a, b, pa, pb = found
-    where = {"left of": "to the left of", "right of": "to the right of", "above": "above", "below": "below"}[rel]
-    return f"Is the {pa} {where} the {pb}?", "yes" if holds(scene, a, b, rel) else "no", [(a, pa), (b, pb)]
+    where = _WHERE[rel]
+    return _position_question(pa, where, pb), "yes" if holds(scene, a, b, rel) else "no", [(a, pa), (b, pb)]
+
+
+def _position_question(pa: str, where: str, pb: str) -> str:
+    return f"Is the {pa} {where} the {pb}?"
 
 
 @QUESTIONS.register("size")
@@ -150,6 +157,16 @@ def _size(ctx: Context, scene: Scene) -> QA | None:
     return f"Which is larger, the {pa} or the {pb}?", f"the {pa if bigger else pb}", [(a, pa), (b, pb)]
 
 
+def _answer_region(scene: Scene, kind: str, question: str, answer: str, referents: Referents) -> dict[str, Any]:
+    """Auxiliary meta for training the relevance map on a question: a position question "Is the A left of the
+    B?" grounds as the expression "the A left of the B" — the A's mask when the answer is yes, nothing (null) when
+    it is no — with the relation it tests and the B as its anchor, the same meta a relational REC record carries."""
+    (a, pa), (b, pb) = referents
+    rel = next(r for r, w in _WHERE.items() if question == _position_question(pa, w, pb))
+    return {"grounding_mask": visible_rle(scene, a) if answer == "yes" else None, "relation": rel,
+            "anchor_mask": visible_rle(scene, b)}  # fmt: skip
+
+
 @ANNOTATORS.register("vqa")
 def vqa(ctx: Context) -> Example:
     def make() -> Example | None:
@@ -163,6 +180,9 @@ def vqa(ctx: Context) -> Example:
         if "vqa" in ctx.cite_referents:
             targets.boxes = [visible_box(scene, i) for i, _ in referents]
             targets.labels = [label for _, label in referents]
-        return Example("vqa", [scene], {"question": question}, targets, meta={"question_kind": kind})
+        meta: dict[str, Any] = {"question_kind": kind}
+        if kind in ctx.ground_questions:
+            meta.update(_answer_region(scene, kind, question, answer, referents))
+        return Example("vqa", [scene], {"question": question}, targets, meta=meta)
 
     return ctx.retry(make)

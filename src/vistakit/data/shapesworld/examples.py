@@ -44,7 +44,8 @@ class Context:
     should ask about; ``holdout`` are the pairs ordinary samples never show. ``cite_referents``: the tasks (``vqa``,
     ``nlvr``) whose records list the objects their text names as targets, for answers that cite them first; it
     draws nothing from ``rng``. ``relation_rate``: how often a REC / RES sample tries a spatial relation first
-    (draws the same from ``rng`` whatever its value).
+    (draws the same from ``rng`` whatever its value). ``ground_questions``: the VQA question kinds (``position``)
+    whose records carry, in ``meta``, the region the answer rests on and the relation it tests (draws nothing).
     """
 
     rng: np.random.Generator
@@ -52,6 +53,7 @@ class Context:
     focus: Combo | None = None
     cite_referents: frozenset[str] = frozenset()
     relation_rate: float = 0.3
+    ground_questions: frozenset[str] = frozenset()
 
     @property
     def holdout(self) -> frozenset[Combo]:

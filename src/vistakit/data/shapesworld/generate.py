@@ -42,6 +42,7 @@ def task_names() -> list[str]:
 
 
 CITING_TASKS = ("vqa", "nlvr")  # tasks whose records can list the objects their text names (cite_referents)
+GROUNDED_QUESTIONS = ("position",)  # VQA question kinds whose records can carry their answer's region (ground_questions)
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,9 @@ class GenerateConfig:
     """One split's settings. ``tasks`` empty means all; ``size`` is the square image side in pixels;
     ``cite_referents`` names the tasks (of :data:`CITING_TASKS`) whose records list what their text names;
     ``relation_rate`` is how often a REC / RES sample tries a spatial relation first (of those tried, scenes with
-    no unique relational expression fall back to attributes)."""
+    no unique relational expression fall back to attributes); ``ground_questions`` names the VQA question kinds (of
+    :data:`GROUNDED_QUESTIONS`) whose records carry the region their answer rests on (``meta.grounding_mask``, with
+    ``meta.relation`` and ``meta.anchor_mask``; docs/shapesworld.md)."""
 
     split: str = "train"
     n: int = 100
@@ -62,6 +65,7 @@ class GenerateConfig:
     bins: int = ANSWER_BINS
     cite_referents: tuple[str, ...] = ()
     relation_rate: float = 0.3
+    ground_questions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.split not in SPLIT_STREAMS:
@@ -74,6 +78,10 @@ class GenerateConfig:
         if bad:
             raise ValueError(f"cite_referents: {', '.join(bad)} cannot cite referents; expected some of "
                              f"{', '.join(CITING_TASKS)}")  # fmt: skip
+        bad = sorted(set(self.ground_questions) - set(GROUNDED_QUESTIONS))
+        if bad:
+            raise ValueError(f"ground_questions: {', '.join(bad)} cannot be grounded; expected some of "
+                             f"{', '.join(GROUNDED_QUESTIONS)}")  # fmt: skip
         if not 0.0 <= self.relation_rate <= 1.0:
             raise ValueError(f"relation_rate must be in [0, 1] (how often REC / RES try a spatial relation first), "
                              f"got {self.relation_rate}")  # fmt: skip
@@ -100,7 +108,8 @@ def make_example(cfg: GenerateConfig, index: int, sampler: SceneSampler | None =
     tasks = cfg.task_list
     focus = cfg.holdout[index % len(cfg.holdout)] if cfg.split == "compositional" else None
     ctx = Context(rng, sampler or SceneSampler(cfg.scene_config()), focus,
-                  cite_referents=frozenset(cfg.cite_referents), relation_rate=cfg.relation_rate)  # fmt: skip
+                  cite_referents=frozenset(cfg.cite_referents), relation_rate=cfg.relation_rate,
+                  ground_questions=frozenset(cfg.ground_questions))  # fmt: skip
     return ANNOTATORS.get(tasks[index % len(tasks)])(ctx), prng
 
 
@@ -178,7 +187,7 @@ def generate_split(out_dir: str | Path, cfg: GenerateConfig) -> dict[str, Any]:
     info["generator"][cfg.split] = {
         "seed": cfg.seed, "size": cfg.size, "tasks": cfg.task_list, "holdout": [list(c) for c in cfg.holdout],
         "max_objects": cfg.max_objects, "cite_referents": list(cfg.cite_referents),
-        "relation_rate": cfg.relation_rate,
+        "relation_rate": cfg.relation_rate, "ground_questions": list(cfg.ground_questions),
     }  # fmt: skip
     info_path.write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
     return info

@@ -1,0 +1,61 @@
+"""Does the relevance map tell a yes from a no on ShapesWorld's position questions?
+
+A grounded position question ("Is the star to the left of the square?", ``vistakit data generate
+--ground-questions position``) trains the image tokenizer's relevance map on the star when the answer is yes and
+on nothing when it is no. This reads the map of every position question of a split (``meta.question_kind ==
+"position"``) and reports how well its strongest patch logit separates the two answers: the AUC (0.5: not at all;
+1.0: every yes above every no) and the median logit of each.
+
+    python benchmarks/question_map.py CHECKPOINT data/sw_eval/test.jsonl [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vistakit.data.dataset import RecordDataset
+from vistakit.model.loading import load_pretrained
+
+
+def auc(positive: np.ndarray, negative: np.ndarray) -> float:
+    """The probability that a random positive scores above a random negative (ties count half)."""
+    diff = positive[:, None] - negative[None, :]
+    return float((diff > 0).mean() + 0.5 * (diff == 0).mean())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoint", type=Path)
+    ap.add_argument("records", type=Path, help="a JSON Lines split holding ShapesWorld VQA records")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    model, processor = load_pretrained(args.checkpoint)
+    if not model.config.image_tokenizer.grounding or model.config.image_tokenizer.kind != "instruction":
+        raise SystemExit(f"{args.checkpoint} has no relevance map (image_tokenizer.grounding is off)")
+    records = [r for r in RecordDataset(args.records, tasks=["vqa"]) if r.meta.get("question_kind") == "position"]
+    if not records:
+        raise SystemExit(f"no VQA position questions (meta.question_kind 'position') in {args.records}")
+    strongest = []
+    for i in range(0, len(records), 64):
+        chunk = records[i : i + 64]
+        batch = processor.from_records(chunk, with_answers=False)
+        with torch.no_grad():
+            rel = model.encode_images(batch["pixel_values"], batch["image_to_sample"], batch["instruction_ids"],
+                                      batch["instruction_mask"]).relevance[:, 0]  # fmt: skip (first map)
+        strongest += rel.max(1).values.float().tolist()
+    s = np.asarray(strongest)
+    yes = np.asarray([(r.targets.answers or [""])[0] == "yes" for r in records])
+    if yes.all() or not yes.any():
+        raise SystemExit(f"the {len(records)} position questions all have the same answer; no AUC to report")
+    print(f"{args.checkpoint}: {len(records)} position questions of {args.records} ({yes.sum()} yes)")
+    print(f"strongest patch logit: AUC yes vs no {auc(s[yes], s[~yes]):.3f} · median yes {np.median(s[yes]):+.2f} · "
+          f"median no {np.median(s[~yes]):+.2f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
