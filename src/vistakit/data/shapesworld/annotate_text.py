@@ -157,7 +157,7 @@ def _size(ctx: Context, scene: Scene) -> QA | None:
     return f"Which is larger, the {pa} or the {pb}?", f"the {pa if bigger else pb}", [(a, pa), (b, pb)]
 
 
-def _answer_region(scene: Scene, kind: str, question: str, answer: str, referents: Referents) -> dict[str, Any]:
+def _position_region(scene: Scene, question: str, answer: str, referents: Referents) -> dict[str, Any]:
     """Auxiliary meta for training the relevance map on a question: a position question "Is the A left of the
     B?" grounds as the expression "the A left of the B" — the A's mask when the answer is yes, nothing (null) when
     it is no — with the relation it tests and the B as its anchor, the same meta a relational REC record carries."""
@@ -182,7 +182,7 @@ def vqa(ctx: Context) -> Example:
             targets.labels = [label for _, label in referents]
         meta: dict[str, Any] = {"question_kind": kind}
         if kind in ctx.ground_questions:
-            meta.update(_answer_region(scene, kind, question, answer, referents))
+            meta.update(_position_region(scene, question, answer, referents))  # the only kind so far
         return Example("vqa", [scene], {"question": question}, targets, meta=meta)
 
     return ctx.retry(make)
