@@ -38,9 +38,12 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="how often a REC / RES sample tries a spatial relation ('the star left of the blue square') "
                         "before attributes (default 0.3; test splits keep the default)")  # fmt: skip
     p.add_argument("--ground-questions", default="", metavar="KINDS",
-                   help="comma-separated VQA question kinds (position) whose records carry the region their answer "
-                        "rests on, its anchor and relation in meta, for the relevance map to learn from "
-                        "(docs/shapesworld.md); default none")  # fmt: skip
+                   help="comma-separated VQA question kinds (position, size) whose records carry grounding "
+                        "targets in meta for the relevance map to learn from (docs/shapesworld.md); default none")
+    p.add_argument("--question-grounding", choices=("answer", "objects"), default="answer",
+                   help="how --ground-questions reads a question: 'answer' (position only): the region its answer "
+                        "rests on, as the relational expression it tests; 'objects': the two objects it compares, "
+                        "the first as the map and the second as the anchor (default answer)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         tasks=tuple(t.strip() for t in args.tasks.split(",") if t.strip()),
         size=args.size or DEFAULT_SIZE, holdout=DEFAULT_HOLDOUT if args.holdout is None else args.holdout,
         max_objects=args.max_objects, cite_referents=cite, relation_rate=args.relation_rate,
-        ground_questions=ground,
+        ground_questions=ground, question_grounding=args.question_grounding,
     )  # fmt: skip
     t0 = time.perf_counter()
     info = generate_split(args.out, cfg)

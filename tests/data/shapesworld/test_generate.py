@@ -1,6 +1,7 @@
 """The written split: determinism, answers that decode back to their targets, and the per-task guarantees."""
 
 import filecmp
+import re
 import json
 
 import numpy as np
@@ -161,8 +162,38 @@ def test_grounded_position_questions_carry_their_answer_region_anchor_and_relati
         if region is not None:
             assert Mask.from_rle(region).array.tolist() == scene.visible_masks[o].tolist()
     assert answers == {"yes", "no"}
-    with pytest.raises(ValueError, match="ground_questions: size cannot be grounded"):
+    with pytest.raises(ValueError, match="size questions have no answer region"):
         GenerateConfig(ground_questions=("size",))
+    with pytest.raises(ValueError, match="ground_questions: colour cannot be grounded"):
+        GenerateConfig(ground_questions=("colour",))
+    with pytest.raises(ValueError, match="question_grounding must be one of answer, objects"):
+        GenerateConfig(ground_questions=("position",), question_grounding="both")
+
+
+def test_comparisons_grounded_as_objects_carry_both_objects_whatever_the_answer():
+    cfg = GenerateConfig(n=150, seed=5, tasks=("vqa",), ground_questions=("position", "size"),
+                         question_grounding="objects")  # fmt: skip
+    plain = GenerateConfig(n=150, seed=5, tasks=("vqa",))
+    seen = set()
+    for i in range(cfg.n):
+        ex, base = make_example(cfg, i)[0], make_example(plain, i)[0]
+        assert ex.slots == base.slots and ex.targets == base.targets
+        kind = ex.meta["question_kind"]
+        if kind not in ("position", "size"):
+            assert ex.meta == base.meta
+            continue
+        scene, question = ex.scenes[0], ex.slots["question"]
+        seen.add((kind, ex.targets.answers[0] in ("yes", "no")))
+        a = next(j for j in range(len(scene.objects))
+                 if Mask.from_rle(ex.meta["grounding_mask"]).array.tolist() == scene.visible_masks[j].tolist())
+        b = next(j for j in range(len(scene.objects))
+                 if Mask.from_rle(ex.meta["anchor_mask"]).array.tolist() == scene.visible_masks[j].tolist())
+        assert a != b and ex.meta["relation"] is None
+        # the map's object is the one the question names first, the anchor the second
+        m = re.fullmatch(r"(?:Is|Which is larger,) the (.+?) (?:to the left of|to the right of|above|below|larger "
+                         r"than|or) the (.+)\?", question)  # fmt: skip
+        assert a in matching(scene, _desc_from_words(m[1])) and b in matching(scene, _desc_from_words(m[2]))
+    assert {k for k, _ in seen} == {"position", "size"}
 
 
 def test_reg_answers_identify_the_prompted_object():

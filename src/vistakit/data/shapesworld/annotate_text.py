@@ -167,6 +167,14 @@ def _position_region(scene: Scene, question: str, answer: str, referents: Refere
             "anchor_mask": visible_rle(scene, b)}  # fmt: skip
 
 
+def _compared_objects(scene: Scene, referents: Referents) -> dict[str, Any]:
+    """Auxiliary meta for a comparison ("Is the A left of / larger than the B?") read as the two objects it
+    compares: the A's mask as the relevance map's target and the B's as the anchor's, whatever the answer, and no
+    relation (null) — so the model sees both objects' boxes and compares them itself."""
+    (a, _), (b, _) = referents
+    return {"grounding_mask": visible_rle(scene, a), "relation": None, "anchor_mask": visible_rle(scene, b)}
+
+
 @ANNOTATORS.register("vqa")
 def vqa(ctx: Context) -> Example:
     def make() -> Example | None:
@@ -181,8 +189,10 @@ def vqa(ctx: Context) -> Example:
             targets.boxes = [visible_box(scene, i) for i, _ in referents]
             targets.labels = [label for _, label in referents]
         meta: dict[str, Any] = {"question_kind": kind}
-        if kind in ctx.ground_questions:
-            meta.update(_position_region(scene, question, answer, referents))  # the only kind so far
+        if kind in ctx.ground_questions and ctx.question_grounding == "objects":
+            meta.update(_compared_objects(scene, referents))
+        elif kind in ctx.ground_questions:  # "answer": only position questions (GenerateConfig checks)
+            meta.update(_position_region(scene, question, answer, referents))
         return Example("vqa", [scene], {"question": question}, targets, meta=meta)
 
     return ctx.retry(make)

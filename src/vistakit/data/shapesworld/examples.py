@@ -44,8 +44,10 @@ class Context:
     should ask about; ``holdout`` are the pairs ordinary samples never show. ``cite_referents``: the tasks (``vqa``,
     ``nlvr``) whose records list the objects their text names as targets, for answers that cite them first; it
     draws nothing from ``rng``. ``relation_rate``: how often a REC / RES sample tries a spatial relation first
-    (draws the same from ``rng`` whatever its value). ``ground_questions``: the VQA question kinds (``position``)
-    whose records carry, in ``meta``, the region the answer rests on and the relation it tests (draws nothing).
+    (draws the same from ``rng`` whatever its value). ``ground_questions``: the VQA question kinds (``position``,
+    ``size``) whose records carry, in ``meta``, grounding targets for the relevance map, read as
+    ``question_grounding`` says: ``answer`` — the region the answer rests on and the relation it tests; ``objects``
+    — the two objects it compares (draws nothing).
     """
 
     rng: np.random.Generator
@@ -54,6 +56,7 @@ class Context:
     cite_referents: frozenset[str] = frozenset()
     relation_rate: float = 0.3
     ground_questions: frozenset[str] = frozenset()
+    question_grounding: str = "answer"
 
     @property
     def holdout(self) -> frozenset[Combo]:

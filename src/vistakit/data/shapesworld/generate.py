@@ -42,7 +42,10 @@ def task_names() -> list[str]:
 
 
 CITING_TASKS = ("vqa", "nlvr")  # tasks whose records can list the objects their text names (cite_referents)
-GROUNDED_QUESTIONS = ("position",)  # VQA question kinds whose records can carry their answer's region (ground_questions)
+GROUNDED_QUESTIONS = ("position", "size")  # VQA question kinds whose records can carry grounding meta (ground_questions)
+# how a grounded question's meta reads it: "answer" — a position question as its relational expression (the A when
+# the answer is yes, nothing when no); "objects" — the two objects it compares (the A as the map, the B as anchor)
+QUESTION_GROUNDINGS = ("answer", "objects")
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,8 @@ class GenerateConfig:
     ``cite_referents`` names the tasks (of :data:`CITING_TASKS`) whose records list what their text names;
     ``relation_rate`` is how often a REC / RES sample tries a spatial relation first (of those tried, scenes with
     no unique relational expression fall back to attributes); ``ground_questions`` names the VQA question kinds (of
-    :data:`GROUNDED_QUESTIONS`) whose records carry the region their answer rests on (``meta.grounding_mask``, with
-    ``meta.relation`` and ``meta.anchor_mask``; docs/shapesworld.md)."""
+    :data:`GROUNDED_QUESTIONS`) whose records carry grounding meta (``meta.grounding_mask``, ``meta.relation`` and
+    ``meta.anchor_mask``), read as ``question_grounding`` says (:data:`QUESTION_GROUNDINGS`; docs/shapesworld.md)."""
 
     split: str = "train"
     n: int = 100
@@ -66,6 +69,7 @@ class GenerateConfig:
     cite_referents: tuple[str, ...] = ()
     relation_rate: float = 0.3
     ground_questions: tuple[str, ...] = ()
+    question_grounding: str = "answer"
 
     def __post_init__(self) -> None:
         if self.split not in SPLIT_STREAMS:
@@ -82,6 +86,12 @@ class GenerateConfig:
         if bad:
             raise ValueError(f"ground_questions: {', '.join(bad)} cannot be grounded; expected some of "
                              f"{', '.join(GROUNDED_QUESTIONS)}")  # fmt: skip
+        if self.question_grounding not in QUESTION_GROUNDINGS:
+            raise ValueError(f"question_grounding must be one of {', '.join(QUESTION_GROUNDINGS)}, "
+                             f"got {self.question_grounding!r}")  # fmt: skip
+        if "size" in self.ground_questions and self.question_grounding != "objects":
+            raise ValueError("ground_questions: size questions have no answer region to ground; ground them as "
+                             "the objects they compare (question_grounding 'objects')")  # fmt: skip
         if not 0.0 <= self.relation_rate <= 1.0:
             raise ValueError(f"relation_rate must be in [0, 1] (how often REC / RES try a spatial relation first), "
                              f"got {self.relation_rate}")  # fmt: skip
@@ -109,7 +119,8 @@ def make_example(cfg: GenerateConfig, index: int, sampler: SceneSampler | None =
     focus = cfg.holdout[index % len(cfg.holdout)] if cfg.split == "compositional" else None
     ctx = Context(rng, sampler or SceneSampler(cfg.scene_config()), focus,
                   cite_referents=frozenset(cfg.cite_referents), relation_rate=cfg.relation_rate,
-                  ground_questions=frozenset(cfg.ground_questions))  # fmt: skip
+                  ground_questions=frozenset(cfg.ground_questions),
+                  question_grounding=cfg.question_grounding)  # fmt: skip
     return ANNOTATORS.get(tasks[index % len(tasks)])(ctx), prng
 
 
@@ -188,6 +199,7 @@ def generate_split(out_dir: str | Path, cfg: GenerateConfig) -> dict[str, Any]:
         "seed": cfg.seed, "size": cfg.size, "tasks": cfg.task_list, "holdout": [list(c) for c in cfg.holdout],
         "max_objects": cfg.max_objects, "cite_referents": list(cfg.cite_referents),
         "relation_rate": cfg.relation_rate, "ground_questions": list(cfg.ground_questions),
+        "question_grounding": cfg.question_grounding,
     }  # fmt: skip
     info_path.write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
     return info
