@@ -155,3 +155,31 @@ def test_suppress_mode_only_pushes_down_and_unknown_modes_are_refused():
     assert (out == 0).any()  # patches on the named side keep their score
     with pytest.raises(ValueError, match="relation mode"):
         RelationTerm(16, mode="multiply")
+
+
+def test_anchor_tokens_write_the_anchor_box_after_the_where_tokens(tokenizer, tmp_path):
+    from PIL import Image
+
+    from vistakit.model.grounding import location_embeddings
+
+    Image.new("RGB", (16, 16), (200, 30, 30)).save(tmp_path / "0.png")
+    anchor = np.zeros((16, 16), bool)
+    anchor[:8, 8:] = True
+    it = dict(kind="instruction", num_queries=4, depth=1, heads=2, dim=32, grounding=True, where_tokens=True,
+              relations=True)  # fmt: skip
+    torch.manual_seed(0)
+    model = build_model(tiny_config(image_tokenizer=ImageTokenizerConfig(**it, anchor_tokens=True)), tokenizer)
+    assert model.tokens_per_image == 4 + 4 + 4
+    batch = VistaProcessor(tokenizer, model.config).from_records([relational(tmp_path, anchor)])
+    out = model(**batch)
+    assert torch.isfinite(out.loss) and out.anchor_loss is not None
+    images = model.encode_images(batch["pixel_values"], batch["image_to_sample"], batch["instruction_ids"],
+                                 batch["instruction_mask"])  # fmt: skip
+    assert images.tokens.shape[1] == 12 and images.anchor_box.shape == (1, 4)
+    rows = model.lm.get_input_embeddings().weight[model.loc_token_ids]
+    torch.testing.assert_close(images.tokens[:, -4:], location_embeddings(images.anchor_box, rows))
+    # without relations (or where tokens) there is no anchor box to write
+    with pytest.raises(ValueError, match="anchor_tokens writes .*relations=true"):
+        ImageTokenizerConfig(**{**it, "relations": False}, anchor_tokens=True).validate()
+    with pytest.raises(ValueError, match="anchor_tokens must be true or false"):
+        ImageTokenizerConfig(**it, anchor_tokens="yes").validate()

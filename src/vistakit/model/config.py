@@ -194,6 +194,12 @@ class ImageTokenizerConfig:
     (``grounding_weight`` × its binary cross-entropy, logged as ``anchor_loss``) and records that name their
     relation (``meta["relation"]``) its direction (``relation_loss``). ``relation_mode``: ``add`` the relation's
     score to the map, or ``suppress`` only the patches on the wrong side of the anchor.
+
+    ``anchor_tokens`` (needs ``relations`` and ``where_tokens``): each image also brings the relation anchor's map
+    read out as a box (its own :class:`~vistakit.model.grounding.SoftBox`), as 4 more location tokens after the
+    where (and what) tokens — for a comparison ("Is the star left of / larger than the square?") the LM then sees
+    both objects' boxes, the named one's and the anchor's, and compares them (``num_queries + K × (4 + what_token)
+    + 4`` tokens per image).
     """
 
     kind: str = "instruction"
@@ -211,6 +217,7 @@ class ImageTokenizerConfig:
     referents: int = 1
     relations: bool = False
     relation_mode: str = "add"
+    anchor_tokens: bool = False
 
     def validate(self, where: str = "image_tokenizer") -> None:
         _choice(self.kind, IMAGE_TOKENIZER_KINDS, f"{where}.kind")
@@ -247,6 +254,11 @@ class ImageTokenizerConfig:
         if self.relations and self.kind == "instruction" and not self.grounding:
             raise ValueError(f"{where}.relations adds a relation score to the relevance map: set "
                              f"{where}.grounding=true too")  # fmt: skip
+        if type(self.anchor_tokens) is not bool:
+            raise ValueError(f"{where}.anchor_tokens must be true or false, got {self.anchor_tokens!r}")
+        if self.anchor_tokens and self.kind == "instruction" and not (self.relations and self.where_tokens):
+            raise ValueError(f"{where}.anchor_tokens writes the relation anchor's box beside the where tokens: set "
+                             f"{where}.relations=true and {where}.where_tokens=true too")  # fmt: skip
         if self.referents > 1 and self.kind == "instruction" and not self.where_tokens:
             raise ValueError(f"{where}.referents={self.referents} reads each map out as where tokens: set "
                              f"{where}.where_tokens=true too")  # fmt: skip
@@ -406,7 +418,8 @@ class ModelConfig:
         it = self.image_tokenizer
         if not it.writes_box:
             return it.num_queries
-        return it.num_queries + it.referents * (WHERE_TOKENS + int(it.what_token)) + it.zoom_grid**2
+        anchor = WHERE_TOKENS if it.anchor_tokens else 0
+        return it.num_queries + it.referents * (WHERE_TOKENS + int(it.what_token)) + anchor + it.zoom_grid**2
 
     # --- JSON ------------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -23,6 +23,10 @@ With ``config.what_token`` it also returns ``what`` [N_img, H_lm]: the tower's p
 relevance map's softmax weights (on the fine grid, each patch weighs its four sub-patches' sum), through an MLP
 to the LM width — the named object's appearance as one token; the model places it after the where tokens.
 
+With ``config.anchor_tokens`` the relation term's anchor map is read out as a box too (its own
+:class:`~vistakit.model.grounding.SoftBox`), returned as ``ImageTokens.anchor_box``; the model writes it as four
+more location-token embeddings after the where (and what) tokens.
+
 With ``config.referents`` K > 1 it draws K relevance maps, one per object the instruction names in order; each
 gets its box (and what token), and the queries' cross-attention is steered by ``logsumexp_k(map_k) - log K``
 (exactly the one map when they agree).
@@ -57,6 +61,7 @@ class ImageTokens(NamedTuple):
     what: torch.Tensor | None = None  # [N_img, K, H_lm] the features under each relevance map (what_token)
     anchor: torch.Tensor | None = None  # [N_img, P] the relation anchor's logits (relations)
     relation: torch.Tensor | None = None  # [N_img, R + 1] which relation the instruction uses, logits (relations)
+    anchor_box: torch.Tensor | None = None  # [N_img, 4] the anchor map's box, x1 y1 x2 y2 in [0, 1] (anchor_tokens)
 
 
 IMAGE_TOKENIZERS: Registry[Callable[[ImageTokenizerConfig, int, int], nn.Module]] = Registry("image tokenizer")
@@ -104,6 +109,7 @@ class InstructionGuidedTokenizer(nn.Module):
                                         config.relation_mode) if config.grounding else None)  # fmt: skip
         self.relevance_gain = nn.Parameter(torch.ones(config.depth)) if config.grounding else None
         self.soft_box = SoftBox() if config.where_tokens else None
+        self.anchor_box = SoftBox() if config.anchor_tokens and config.relations and config.grounding else None
         self.what = None
         if config.what_token:
             self.what = nn.Sequential(nn.LayerNorm(vision_dim), nn.Linear(vision_dim, lm_hidden), nn.GELU(),
@@ -142,7 +148,9 @@ class InstructionGuidedTokenizer(nn.Module):
                 q = layer(q, context, bias)
         box = self.soft_box(relevance) if self.soft_box is not None else None
         what = self._what(patches, relevance) if self.what is not None and relevance is not None else None
-        return ImageTokens(self.out(self.norm(q)), relevance, box, what=what, anchor=anchor, relation=relation)
+        anchor_box = self.anchor_box(anchor) if self.anchor_box is not None and anchor is not None else None
+        return ImageTokens(self.out(self.norm(q)), relevance, box, what=what, anchor=anchor, relation=relation,
+                           anchor_box=anchor_box)  # fmt: skip
 
     def _what(self, patches: torch.Tensor, relevance: torch.Tensor) -> torch.Tensor:
         """Patch features ``[N, P, D]`` averaged with ``softmax(relevance)`` per map (``[N, K, P]``, or

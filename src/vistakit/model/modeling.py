@@ -156,8 +156,9 @@ class VistaModel(nn.Module):
         config.relevance_grid²``: ``P``, or ``4P`` with ``image_tokenizer.fine_patches``).
         With ``where_tokens`` the next 4 tokens of each image are its relevance box written as ``<loc_k>``
         embeddings (:func:`.grounding.location_embeddings`); with ``what_token`` one token of the features under
-        the relevance map follows; with K referents, K such groups in order; with ``zoom_grid`` g, g² zoom tokens
-        of the first map's box come last (:mod:`.zoom`)."""
+        the relevance map follows; with K referents, K such groups in order; with ``anchor_tokens`` the relation
+        anchor's box as 4 more; with ``zoom_grid`` g, g² zoom tokens of the first map's box come last
+        (:mod:`.zoom`)."""
         embed = self.lm.get_input_embeddings()
         instruction = embed(instruction_ids)[image_to_sample]
         mask = instruction_mask.bool()[image_to_sample]
@@ -184,6 +185,8 @@ class VistaModel(nn.Module):
         if out.what is not None:  # each referent: its 4 where tokens, then its what token
             where = torch.cat([where, out.what[:, :, None].to(where.dtype)], 2)
         parts = [out.tokens, where.flatten(1, 2).to(out.tokens.dtype)]
+        if out.anchor_box is not None:
+            parts.append(location_embeddings(out.anchor_box, embed.weight[self.loc_token_ids]).to(out.tokens.dtype))
         if self.zoom is not None:
             parts.append(self.zoom(pixel_values, out.box[:, 0]).to(out.tokens.dtype))
         return out._replace(tokens=torch.cat(parts, 1))
