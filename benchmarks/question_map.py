@@ -7,6 +7,13 @@ on nothing when it is no. This reads the map of every position question of a spl
 1.0: every yes above every no) and the median logit of each.
 
     python benchmarks/question_map.py CHECKPOINT data/sw_eval/test.jsonl [--threads 2]
+
+``--comparisons``: for the position and size questions of a split made with ``--question-grounding objects``
+(each names its first object in ``meta.grounding_mask`` and its second in ``meta.anchor_mask``, whatever the
+answer), how often the relevance map's strongest patch lies on the first object and the anchor map's on the
+second (and, in brackets, on the other one) — do the two maps find the two things the question compares?
+
+    python benchmarks/question_map.py CHECKPOINT data/sw_gqo/val.jsonl --comparisons
 """
 
 from __future__ import annotations
@@ -32,11 +39,16 @@ def main() -> None:
     ap.add_argument("checkpoint", type=Path)
     ap.add_argument("records", type=Path, help="a JSON Lines split holding ShapesWorld VQA records")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--comparisons", action="store_true",
+                    help="score both maps on objects-grounded comparison questions (see above)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     model, processor = load_pretrained(args.checkpoint)
     if not model.config.image_tokenizer.grounding or model.config.image_tokenizer.kind != "instruction":
         raise SystemExit(f"{args.checkpoint} has no relevance map (image_tokenizer.grounding is off)")
+    if args.comparisons:
+        comparisons(model, processor, args)
+        return
     records = [r for r in RecordDataset(args.records, tasks=["vqa"]) if r.meta.get("question_kind") == "position"]
     if not records:
         raise SystemExit(f"no VQA position questions (meta.question_kind 'position') in {args.records}")
@@ -55,6 +67,36 @@ def main() -> None:
     print(f"{args.checkpoint}: {len(records)} position questions of {args.records} ({yes.sum()} yes)")
     print(f"strongest patch logit: AUC yes vs no {auc(s[yes], s[~yes]):.3f} · median yes {np.median(s[yes]):+.2f} · "
           f"median no {np.median(s[~yes]):+.2f}")  # fmt: skip
+
+
+def comparisons(model, processor, args: argparse.Namespace) -> None:
+    """Per question kind: how often each map's strongest patch lies on the object it should find."""
+    if not model.config.image_tokenizer.relations:
+        raise SystemExit(f"{args.checkpoint} has no anchor map (image_tokenizer.relations is off)")
+    records = [r for r in RecordDataset(args.records, tasks=["vqa"])
+               if r.meta.get("grounding_mask") is not None and r.meta.get("anchor_mask") is not None]  # fmt: skip
+    if not records:
+        raise SystemExit(f"no VQA records with both meta.grounding_mask and meta.anchor_mask in {args.records} "
+                         "(make the split with --question-grounding objects)")  # fmt: skip
+    hits: dict[str, list[tuple[bool, bool]]] = {}
+    for i in range(0, len(records), 64):
+        chunk = records[i : i + 64]
+        batch = processor.from_records(chunk, with_answers=True)
+        with torch.no_grad():
+            out = model.encode_images(batch["pixel_values"], batch["image_to_sample"], batch["instruction_ids"],
+                                      batch["instruction_mask"])  # fmt: skip
+        first = out.relevance[:, 0].argmax(1)
+        second = out.anchor.argmax(1)
+        a_map, b_map = batch["grounding"][:, 0] > 0, batch["anchor_grounding"] > 0
+        on = lambda m, i: m.gather(1, i[:, None])[:, 0]  # noqa: E731 - is patch i[n] on object m[n]?
+        rows = torch.stack([on(a_map, first), on(b_map, first), on(b_map, second), on(a_map, second)], 1)
+        for r, row in zip(chunk, rows.tolist()):
+            hits.setdefault(r.meta.get("question_kind", "?"), []).append(row)
+    print(f"{args.checkpoint}: {len(records)} comparison questions of {args.records}")
+    for kind, h in sorted(hits.items()):
+        ra, rb, ab, aa = np.asarray(h, np.float64).mean(0)
+        print(f"{kind:9s} n={len(h):4d}  relevance map on the first object {ra:.3f} (on the second {rb:.3f}) · "
+              f"anchor map on the second {ab:.3f} (on the first {aa:.3f})")
 
 
 if __name__ == "__main__":
