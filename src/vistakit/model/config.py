@@ -200,12 +200,6 @@ class ImageTokenizerConfig:
     where (and what) tokens — for a comparison ("Is the star left of / larger than the square?") the LM then sees
     both objects' boxes, the named one's and the anchor's, and compares them (``num_queries + K × (4 + what_token)
     + 4`` tokens per image).
-
-    ``instruction_layer`` L (0: off): the tokenizer reads each instruction word as its embedding plus a learned
-    per-channel gate (zero at first, so a trained model starts unchanged) times the LM's hidden state of that word
-    after L layers, run over the instruction alone — words in context ("the star" before "left of the square" is
-    not "the star" after it), where the embeddings alone are a bag of words with positions. The tower's instruction
-    inputs keep the plain embeddings.
     """
 
     kind: str = "instruction"
@@ -224,7 +218,6 @@ class ImageTokenizerConfig:
     relations: bool = False
     relation_mode: str = "add"
     anchor_tokens: bool = False
-    instruction_layer: int = 0
 
     def validate(self, where: str = "image_tokenizer") -> None:
         _choice(self.kind, IMAGE_TOKENIZER_KINDS, f"{where}.kind")
@@ -266,13 +259,6 @@ class ImageTokenizerConfig:
         if self.anchor_tokens and self.kind == "instruction" and not (self.relations and self.where_tokens):
             raise ValueError(f"{where}.anchor_tokens writes the relation anchor's box beside the where tokens: set "
                              f"{where}.relations=true and {where}.where_tokens=true too")  # fmt: skip
-        if isinstance(self.instruction_layer, bool) or not isinstance(self.instruction_layer, int) or \
-                self.instruction_layer < 0:
-            raise ValueError(f"{where}.instruction_layer must be an integer >= 0 (0: off; L: the LM's hidden states "
-                             f"after L layers), got {self.instruction_layer!r}")  # fmt: skip
-        if self.instruction_layer and self.kind != "instruction":
-            raise ValueError(f"{where}.instruction_layer is read by the instruction-guided tokenizer: it needs "
-                             f"{where}.kind 'instruction', got {self.kind!r}")  # fmt: skip
         if self.referents > 1 and self.kind == "instruction" and not self.where_tokens:
             raise ValueError(f"{where}.referents={self.referents} reads each map out as where tokens: set "
                              f"{where}.where_tokens=true too")  # fmt: skip
@@ -411,9 +397,6 @@ class ModelConfig:
                              f"{v.stem!r}, {v.patch_size}")  # fmt: skip
         if self.canvas != self.vision.image_size:
             raise ValueError(f"canvas {self.canvas} must equal vision.image_size {self.vision.image_size}")
-        if self.image_tokenizer.instruction_layer > self.lm.layers:
-            raise ValueError(f"image_tokenizer.instruction_layer {self.image_tokenizer.instruction_layer} is past the "
-                             f"LM's last layer: expected 0..{self.lm.layers} (lm.layers)")  # fmt: skip
         if not 1 <= self.max_images <= MAX_IMAGES:
             raise ValueError(
                 f"max_images must be in 1..{MAX_IMAGES} (the grammar names <img_0>..), got {self.max_images}"

@@ -119,8 +119,6 @@ class VistaModel(nn.Module):
         self.mask_decoder = MaskDecoder(config.lm.hidden, config.vision.dim, md.dim) if md.enabled else None
         # with image_tokenizer.zoom_grid > 0: a close-up of each image's relevance box as zoom_grid² more tokens
         it = config.image_tokenizer
-        # with image_tokenizer.instruction_layer L > 0: the per-channel gate on the LM's layer-L instruction states
-        self.instruction_gate = nn.Parameter(torch.zeros(config.lm.hidden)) if it.instruction_layer else None
         self.zoom = RegionZoom(it.zoom_grid, config.lm.hidden, it.zoom_margin) if it.zoom_grid and it.writes_box else None
         if needs_loc_ids(config):  # the <loc_k> token ids in bin order (saved with the weights)
             self.register_buffer("loc_token_ids", torch.zeros(config.bins, dtype=torch.long))
@@ -145,17 +143,6 @@ class VistaModel(nn.Module):
         return self.config.tokens_per_image
 
     # --- embedding ---------------------------------------------------------------------------------------------
-    def _instruction_states(self, instruction_ids: torch.Tensor, instruction_mask: torch.Tensor) -> torch.Tensor:
-        """The LM's hidden states ``[B, L, H]`` of the instructions alone after ``image_tokenizer.instruction_layer``
-        layers (causal: each word in the context of the words before it)."""
-        layer = self.config.image_tokenizer.instruction_layer
-        out = self.lm.base_model(input_ids=instruction_ids, attention_mask=instruction_mask, output_hidden_states=True,
-                                 use_cache=False)  # fmt: skip
-        if layer >= len(out.hidden_states):
-            raise ValueError(f"image_tokenizer.instruction_layer {layer} is past the LM's last layer "
-                             f"({len(out.hidden_states) - 1})")  # fmt: skip
-        return out.hidden_states[layer]
-
     def encode_images(
         self,
         pixel_values: torch.Tensor,
@@ -184,15 +171,12 @@ class VistaModel(nn.Module):
             conditions["condition"] = self.instruction_pool[1](pooled)
         if self.instruction_words is not None:
             conditions.update(words=self.instruction_words(instruction), words_mask=mask)
-        read = instruction  # what the image tokenizer reads of each word
-        if self.instruction_gate is not None:
-            read = read + self.instruction_gate * self._instruction_states(instruction_ids, instruction_mask)[image_to_sample]
         if self.config.image_tokenizer.fine_patches:  # the tower's stem map at twice the patch grid, too
             patches, fine = self.vision(pixel_values.to(dtype), fine=True, **conditions)
-            out = self.image_tokenizer(patches, read.to(patches.dtype), mask, fine=fine)
+            out = self.image_tokenizer(patches, instruction.to(patches.dtype), mask, fine=fine)
         else:
             patches = self.vision(pixel_values.to(dtype), **conditions)
-            out = self.image_tokenizer(patches, read.to(patches.dtype), mask)
+            out = self.image_tokenizer(patches, instruction.to(patches.dtype), mask)
         out = out._replace(features=patches)
         if out.box is None:
             return out
