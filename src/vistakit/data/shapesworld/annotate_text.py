@@ -169,10 +169,12 @@ def _position_region(scene: Scene, question: str, answer: str, referents: Refere
 
 def _compared_objects(scene: Scene, referents: Referents) -> dict[str, Any]:
     """Auxiliary meta for a comparison ("Is the A left of / larger than the B?") read as the two objects it
-    compares: the A's mask as the relevance map's target and the B's as the anchor's, whatever the answer, and no
-    relation (null) — so the model sees both objects' boxes and compares them itself."""
+    compares: the A's mask as the relevance map's target and the B's as the anchor's, whatever the answer — so the
+    model sees both objects' boxes and compares them itself. It names no relation (no ``relation`` key, so the
+    relation term's direction is not trained on it): labelled "none" (null), the maps did not learn to split the
+    two objects (docs/experiments.md)."""
     (a, _), (b, _) = referents
-    return {"grounding_mask": visible_rle(scene, a), "relation": None, "anchor_mask": visible_rle(scene, b)}
+    return {"grounding_mask": visible_rle(scene, a), "anchor_mask": visible_rle(scene, b)}
 
 
 @ANNOTATORS.register("vqa")
