@@ -94,11 +94,13 @@ def hits(head, gate: torch.Tensor, data: dict[str, torch.Tensor]) -> str:
             f"(on A {on(a, second):.3f})")  # fmt: skip
 
 
-def loss(head, gate: torch.Tensor, data: dict[str, torch.Tensor], idx: torch.Tensor) -> torch.Tensor:
-    """The model's map losses (:meth:`VistaModel.forward` adds the same three, × grounding_weight)."""
+def loss(head, gate: torch.Tensor, data: dict[str, torch.Tensor], idx: torch.Tensor, relation_weight: float = 1.0):
+    """The model's map losses (:meth:`VistaModel.forward` adds the same three, × grounding_weight), the relation's
+    × ``relation_weight``."""
     relevance, (anchor, which) = run(head, gate, data, idx)
+    rel = relation_loss(which, data["relation"][idx])
     parts = (grounding_loss(relevance, data["grounding"][idx]), anchor_loss(anchor, data["anchor"][idx]),
-             relation_loss(which, data["relation"][idx]))  # fmt: skip
+             None if rel is None else relation_weight * rel)  # fmt: skip
     return sum(p for p in parts if p is not None)
 
 
@@ -113,8 +115,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--context", type=int, default=0, metavar="L",
                     help="also read the LM's layer-L states of the words through a learned gate (default 0: off)")
-    ap.add_argument("--no-relation-loss", action="store_true",
-                    help="leave the relation's cross-entropy out (the relation term trains through the maps alone)")
+    ap.add_argument("--relation-weight", type=float, default=1.0,
+                    help="the relation's cross-entropy × this (default 1, as in training; 0 leaves it out)")
     ap.add_argument("--save", type=Path, default=None, help="write the checkpoint with the fitted head here")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
@@ -131,8 +133,6 @@ def main() -> None:
     model.eval()
     train = head_inputs(model, processor, args.train, args.limit, args.rec, args.context)
     heldout = head_inputs(model, processor, args.heldout, args.limit, 0, args.context)
-    if args.no_relation_loss:
-        train["relation"][:] = -100
     head = copy.deepcopy(model.image_tokenizer.relevance).float().train()
     gate = torch.zeros(model.config.lm.hidden, requires_grad=bool(args.context))
     n = len(train["cmp"])
@@ -141,14 +141,14 @@ def main() -> None:
     print(f"before   train: {hits(head, gate, train)}\n         held-out: {hits(head, gate, heldout)}")
     opt = torch.optim.AdamW([*head.parameters(), *([gate] if args.context else [])], lr=args.lr, weight_decay=0.0)
     for step in range(1, args.steps + 1):
-        value = loss(head, gate, train, torch.randint(n, (64,)))
+        value = loss(head, gate, train, torch.randint(n, (64,)), args.relation_weight)
         opt.zero_grad()
         value.backward()
         opt.step()
         if step % 500 == 0 or step == args.steps:
             with torch.no_grad():
-                full = loss(head, gate, train, torch.arange(n)).item()
-                held = loss(head, gate, heldout, torch.arange(len(heldout["cmp"]))).item()
+                full = loss(head, gate, train, torch.arange(n), args.relation_weight).item()
+                held = loss(head, gate, heldout, torch.arange(len(heldout["cmp"])), args.relation_weight).item()
             print(f"step {step}: loss train {full:.4f} held-out {held:.4f}")
     print(f"after    train: {hits(head, gate, train)}\n         held-out: {hits(head, gate, heldout)}")
     if args.save is not None:
