@@ -120,6 +120,11 @@ def main() -> None:
     ap.add_argument("--save", type=Path, default=None, help="write the checkpoint with the fitted head here")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
+    for path in (args.train, args.heldout):
+        if not path.is_file():
+            raise SystemExit(f"no such record file: {path} (expected a JSON Lines split)")
+    if args.steps < 1 or args.limit < 1 or args.rec < 0 or args.lr <= 0 or args.relation_weight < 0:
+        raise SystemExit("--steps and --limit must be >= 1, --rec and --relation-weight >= 0, --lr > 0")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model, processor = load_pretrained(args.checkpoint)
