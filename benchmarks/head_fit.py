@@ -22,86 +22,21 @@ fitted head (without ``--context``) to DIR — a probe of what a head stage woul
 from __future__ import annotations
 
 import argparse
-import copy
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from vistakit.data.dataset import RecordDataset
-from vistakit.model.grounding import anchor_loss, grounding_loss, relation_loss
 from vistakit.model.loading import load_pretrained
-
-LENGTH = 64  # instructions padded to one length so every chunk stacks
-
-
-def is_comparison(record) -> bool:
-    return record.meta.get("grounding_mask") is not None and record.meta.get("anchor_mask") is not None
+from vistakit.train.relevance_fit import fit_head, head_inputs, head_loss, map_hits, select_records
 
 
-def head_inputs(model, processor, path: Path, limit: int, rec: int, context: int) -> dict[str, torch.Tensor]:
-    """The relevance head's inputs and targets for the comparison questions of ``path`` (and ``rec`` REC and RES
-    records each); ``cmp`` marks the comparisons."""
-    data = list(RecordDataset(path, tasks=["vqa", "rec", "res"]))
-    records = [r for r in data if r.task == "vqa" and is_comparison(r)][:limit]
-    if not records:
-        raise SystemExit(f"no VQA records with both meta.grounding_mask and meta.anchor_mask in {path} "
-                         "(make the split with --question-grounding objects)")  # fmt: skip
-    for task in ("rec", "res"):
-        records += [r for r in data if r.task == task][:rec]
-    seen: list[tuple[torch.Tensor, ...]] = []
-    hook = model.image_tokenizer.relevance.register_forward_hook(lambda m, args, out: seen.append(args))
-    keys = ("patches", "words", "context", "mask", "grounding", "anchor", "relation")
-    parts: dict[str, list[torch.Tensor]] = {k: [] for k in keys}
+def inputs(model, processor, path: Path, limit: int, rec: int, context: int) -> dict[str, torch.Tensor]:
     try:
-        for i in range(0, len(records), 64):
-            batch = processor.from_records(records[i : i + 64], with_answers=True)
-            with torch.no_grad():
-                model.encode_images(batch["pixel_values"], batch["image_to_sample"], batch["instruction_ids"],
-                                    batch["instruction_mask"])  # fmt: skip
-                states = model.lm.base_model(input_ids=batch["instruction_ids"], attention_mask=batch["instruction_mask"],
-                                             output_hidden_states=True).hidden_states[context]  # fmt: skip
-            patches, words, mask = seen.pop()
-            pad = (0, 0, 0, LENGTH - words.shape[1])
-            ctx = states[batch["image_to_sample"]].float() if context else torch.zeros_like(words.float())
-            for k, v in zip(keys, (patches.float(), F.pad(words.float(), pad), F.pad(ctx, pad),
-                                   F.pad(mask, (0, LENGTH - mask.shape[1])), batch["grounding"].float(),
-                                   batch["anchor_grounding"].float(), batch["relation_labels"])):  # fmt: skip
-                parts[k].append(v)
-    finally:
-        hook.remove()
-    out = {k: torch.cat(v) for k, v in parts.items()}
-    out["cmp"] = torch.tensor([is_comparison(r) for r in records])
-    return out
-
-
-def run(head, gate: torch.Tensor, data: dict[str, torch.Tensor], idx: torch.Tensor):
-    return head(data["patches"][idx], data["words"][idx] + gate * data["context"][idx], data["mask"][idx])
-
-
-def hits(head, gate: torch.Tensor, data: dict[str, torch.Tensor]) -> str:
-    """On the comparisons: how often each map's strongest patch lies on its object (and on the other one)."""
-    idx = data["cmp"].nonzero()[:, 0]
-    with torch.no_grad():
-        relevance, (anchor, _) = run(head, gate, data, idx)
-    first, second = relevance[:, 0].argmax(1), anchor.argmax(1)
-    a, b = data["grounding"][idx, 0] > 0, data["anchor"][idx] > 0
-
-    def on(m: torch.Tensor, i: torch.Tensor) -> float:
-        return m.gather(1, i[:, None]).float().mean().item()
-
-    return (f"map on A {on(a, first):.3f} (on B {on(b, first):.3f}) · anchor on B {on(b, second):.3f} "
-            f"(on A {on(a, second):.3f})")  # fmt: skip
-
-
-def loss(head, gate: torch.Tensor, data: dict[str, torch.Tensor], idx: torch.Tensor, relation_weight: float = 1.0):
-    """The model's map losses (:meth:`VistaModel.forward` adds the same three, × grounding_weight), the relation's
-    × ``relation_weight``."""
-    relevance, (anchor, which) = run(head, gate, data, idx)
-    rel = relation_loss(which, data["relation"][idx])
-    parts = (grounding_loss(relevance, data["grounding"][idx]), anchor_loss(anchor, data["anchor"][idx]),
-             None if rel is None else relation_weight * rel)  # fmt: skip
-    return sum(p for p in parts if p is not None)
+        records = select_records(list(RecordDataset(path, tasks=["vqa", "rec", "res"])), limit, rec)
+    except ValueError as exc:
+        raise SystemExit(f"{path}: {exc}") from None
+    return head_inputs(model, processor, records, context)
 
 
 def main() -> None:
@@ -126,7 +61,6 @@ def main() -> None:
     if args.steps < 1 or args.limit < 1 or args.rec < 0 or args.lr <= 0 or args.relation_weight < 0:
         raise SystemExit("--steps and --limit must be >= 1, --rec and --relation-weight >= 0, --lr > 0")
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
     model, processor = load_pretrained(args.checkpoint)
     it = model.config.image_tokenizer
     if not (it.kind == "instruction" and it.grounding and it.relations):
@@ -135,27 +69,22 @@ def main() -> None:
         raise SystemExit(f"--context must be 0..{model.config.lm.layers} (the LM's layers), got {args.context}")
     if args.save is not None and args.context:
         raise SystemExit("--save writes a model the code can run: without --context")
-    model.eval()
-    train = head_inputs(model, processor, args.train, args.limit, args.rec, args.context)
-    heldout = head_inputs(model, processor, args.heldout, args.limit, 0, args.context)
-    head = copy.deepcopy(model.image_tokenizer.relevance).float().train()
+    train = inputs(model, processor, args.train, args.limit, args.rec, args.context)
+    heldout = inputs(model, processor, args.heldout, args.limit, 0, args.context)
+    head = model.image_tokenizer.relevance
     gate = torch.zeros(model.config.lm.hidden, requires_grad=bool(args.context))
     n = len(train["cmp"])
     print(f"{args.checkpoint}: {int(train['cmp'].sum())} training comparisons (+ {n - int(train['cmp'].sum())} "
           f"REC / RES records) / {int(heldout['cmp'].sum())} held-out comparisons")  # fmt: skip
-    print(f"before   train: {hits(head, gate, train)}\n         held-out: {hits(head, gate, heldout)}")
-    opt = torch.optim.AdamW([*head.parameters(), *([gate] if args.context else [])], lr=args.lr, weight_decay=0.0)
-    for step in range(1, args.steps + 1):
-        value = loss(head, gate, train, torch.randint(n, (64,)), args.relation_weight)
-        opt.zero_grad()
-        value.backward()
-        opt.step()
-        if step % 500 == 0 or step == args.steps:
-            with torch.no_grad():
-                full = loss(head, gate, train, torch.arange(n), args.relation_weight).item()
-                held = loss(head, gate, heldout, torch.arange(len(heldout["cmp"])), args.relation_weight).item()
-            print(f"step {step}: loss train {full:.4f} held-out {held:.4f}")
-    print(f"after    train: {hits(head, gate, train)}\n         held-out: {hits(head, gate, heldout)}")
+    print(f"before   train: {map_hits(head, train, gate)}\n         held-out: {map_hits(head, heldout, gate)}")
+
+    def log(step: int, value: float, fitting) -> None:
+        with torch.no_grad():
+            held = head_loss(fitting, gate, heldout, torch.arange(len(heldout["cmp"])), args.relation_weight).item()
+        print(f"step {step}: loss train {value:.4f} held-out {held:.4f}")
+
+    head = fit_head(head, train, args.steps, lr=args.lr, relation_weight=args.relation_weight, gate=gate, log=log)
+    print(f"after    train: {map_hits(head, train, gate)}\n         held-out: {map_hits(head, heldout, gate)}")
     if args.save is not None:
         model.image_tokenizer.relevance.load_state_dict(head.state_dict())
         model.save_pretrained(args.save, processor)

@@ -6,7 +6,13 @@
 # of that model further, decoder included, with the tower cross-attending to the instruction's words (new, zero-
 # initialised) into $OUT-final; stage 4 (RELATIONS=0 skips it) trains that model's image tokenizer and mask decoder
 # (tower and LM fixed) with the relevance head's relation term switched on (new, a no-op at first), on the data
-# regenerated with relational expressions more often ($DATA-rel), into $OUT-rel, the model that is shipped.
+# regenerated with relational expressions more often ($DATA-rel), into $OUT-rel. Stages 5-8 (COMPARISONS=0 skips
+# them) teach it comparison questions as the two objects they compare (docs/experiments.md): stage 5 fits the
+# relevance head alone on comparisons ($DATA-cmp) into $OUT-fit; stage 6 trains all but the tower, with the anchor
+# map's box as 4 more tokens (new), on a split asking comparisons more often ($DATA-cq) into $OUT-anchor; stage 7 on
+# comparisons and REC alone into $OUT-cmp; stage 8 on $DATA-cq again into $OUT-cq, the model that is shipped.
+# FROM=CKPT starts at stage 5 from CKPT instead of running stages 1-4 (the shipped model's stages 5-8 ran from the
+# reference that stages 1-4 had made, as committed at 1d3cbac).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TASKS=caption,vqa,rec,res,grec,gres,reg,attcoseg,coseg,nlvr,which_image
@@ -14,6 +20,8 @@ DATA=${DATA:-data/sw}
 OUT=${OUT:-runs/reference}
 THREADS=${THREADS:-2}
 # REUSE_DATA=1 skips regenerating $DATA (generation is deterministic: same seed, same bytes)
+GROUND="--relation-rate 0.8 --ground-questions position,size --question-grounding objects"
+if [ -z "${FROM:-}" ]; then
 if [ "${REUSE_DATA:-0}" != 1 ]; then
   .venv/bin/vistakit data generate --out "$DATA" --split train --n 120000 --seed 0 --tasks "$TASKS" --cite-referents nlvr
   .venv/bin/vistakit data generate --out "$DATA" --split val --n 500 --seed 0 --tasks "$TASKS" --cite-referents nlvr
@@ -44,4 +52,33 @@ if [ "${MASK_DECODER:-1}" = 1 ] && [ "${FINETUNE:-1}" = 1 ] && [ "${RELATIONS:-1
     init="$OUT-final" stage=stage2 model.image_tokenizer.relations=true model.image_tokenizer.relation_mode=suppress \
     steps=1500 batch_size=32 bf16=true warmup=50 lr=1e-3 eval_every=750 save_every=500 log_every=50 val_records=8 \
     mixture=rec:3,res:3,grec:1.5,gres:2,attcoseg:2,coseg:1.5,reg:1,caption:0.7,vqa:1,nlvr:0.7,which_image:0.7
+fi
+FROM=${FROM:-$OUT-rel}
+fi
+if [ "${COMPARISONS:-1}" = 1 ]; then
+  if [ "${REUSE_DATA:-0}" != 1 ]; then
+    .venv/bin/vistakit data generate --out "$DATA-cmp" --split train --n 16000 --seed 6 --tasks vqa,rec $GROUND \
+      --question-kinds position,size
+    .venv/bin/vistakit data generate --out "$DATA-cmp" --split val --n 300 --seed 6 --tasks vqa,rec $GROUND \
+      --question-kinds position,size
+    .venv/bin/vistakit data generate --out "$DATA-cq" --split train --n 44000 --seed 4 --tasks "$TASKS" \
+      --cite-referents nlvr $GROUND --question-kinds position:3,size:3,colour,shape,count,exist
+    .venv/bin/vistakit data generate --out "$DATA-cq" --split val --n 300 --seed 4 --tasks "$TASKS" \
+      --cite-referents nlvr $GROUND
+  fi
+  MIX=rec:2,res:2,grec:1.5,gres:2,attcoseg:2,coseg:1.5,reg:1,caption:0.7,vqa:4,nlvr:0.7,which_image:0.7
+  .venv/bin/vistakit fit-relevance --checkpoint "$FROM" --data "$DATA-cmp" --out "$OUT-fit" --threads "$THREADS" \
+    --comparisons 2000 --rec 1000 --steps 2000 --lr 1e-3 --relation-weight 0
+  .venv/bin/vistakit train --data "$DATA-cq" --out "$OUT-anchor" --threads "$THREADS" --no-progress \
+    init="$OUT-fit" stage=stage1 model.image_tokenizer.anchor_tokens=true \
+    steps=800 batch_size=32 bf16=true warmup=30 lr=3e-4 eval_every=800 save_every=400 log_every=50 val_records=8 \
+    mixture=$MIX
+  .venv/bin/vistakit train --data "$DATA-cmp" --tasks vqa,rec --out "$OUT-cmp" --threads "$THREADS" --no-progress \
+    init="$OUT-anchor" stage=stage1 \
+    steps=1200 batch_size=32 bf16=true warmup=30 lr=3e-4 eval_every=0 save_every=600 log_every=50 val_records=0 \
+    mixture=vqa:3,rec:1
+  .venv/bin/vistakit train --data "$DATA-cq" --out "$OUT-cq" --threads "$THREADS" --no-progress \
+    init="$OUT-cmp" stage=stage1 \
+    steps=1200 batch_size=32 bf16=true warmup=30 lr=3e-4 eval_every=1200 save_every=600 log_every=50 val_records=8 \
+    mixture=$MIX
 fi

@@ -19,6 +19,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
     (("data", "show"), "vistakit.commands.data_show", "draw samples of a data set with their annotations in a grid"),
     (("score",), "vistakit.commands.score", "score a predictions .jsonl against gold records for one task"),
     (("train",), "vistakit.commands.train", "train a model from a preset on a data folder (checkpoints, logs, curves)"),
+    (("fit-relevance",), "vistakit.commands.fit_relevance", "fit a checkpoint's relevance head alone on comparison questions"),
     (("eval",), "vistakit.commands.evaluate", "run a model over a split, task by task, and print its metrics"),
     (("predict",), "vistakit.commands.predict", "answer a prompt about images; print and draw the typed results"),
     (("demo",), "vistakit.commands.demo", "fresh ShapesWorld scenes → the model on every task → overlays + table"),

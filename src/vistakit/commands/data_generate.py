@@ -20,6 +20,20 @@ def _holdout(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _question_kinds(text: str) -> tuple[tuple[str, float], ...]:
+    """'position:3,size:3,colour' → (("position", 3.0), ("size", 3.0), ("colour", 1.0))."""
+    kinds = []
+    for part in text.split(","):
+        name, _, weight = (b.strip() for b in part.partition(":"))
+        if not name:
+            raise argparse.ArgumentTypeError(f"question kinds are KIND or KIND:WEIGHT separated by commas, got {text!r}")
+        try:
+            kinds.append((name, float(weight) if weight else 1.0))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"the weight of question kind {name!r} must be a number, got {weight!r}") from None
+    return tuple(kinds)
+
+
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="dataset folder to write (created if missing; other splits kept)")
     p.add_argument("--split", default="train", choices=("train", "val", "test", "compositional"))
@@ -44,6 +58,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="how --ground-questions reads a question: 'answer' (position only): the region its answer "
                         "rests on, as the relational expression it tests; 'objects': the two objects it compares, "
                         "the first as the map and the second as the anchor (default answer)")  # fmt: skip
+    p.add_argument("--question-kinds", type=_question_kinds, default=(), metavar="KIND[:W],...",
+                   help="the VQA question kinds to ask (colour, shape, count, exist, position, size), each as often "
+                        "as its weight W (default 1) says; kinds not listed are not asked (default: all equally)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         size=args.size or DEFAULT_SIZE, holdout=DEFAULT_HOLDOUT if args.holdout is None else args.holdout,
         max_objects=args.max_objects, cite_referents=cite, relation_rate=args.relation_rate,
         ground_questions=ground, question_grounding=args.question_grounding,
+        question_kinds=args.question_kinds,
     )  # fmt: skip
     t0 = time.perf_counter()
     info = generate_split(args.out, cfg)

@@ -370,3 +370,17 @@ def test_nlvr_referents_are_every_named_object_of_each_image():
 def test_cite_referents_refuses_other_tasks():
     with pytest.raises(ValueError, match="rec cannot cite referents"):
         GenerateConfig(cite_referents=("rec",))
+
+
+def test_question_kinds_set_which_questions_vqa_asks():
+    only = GenerateConfig(n=60, seed=1, tasks=("vqa",), question_kinds=(("size", 1.0), ("colour", 0.0)))
+    assert {make_example(only, i)[0].meta["question_kind"] for i in range(only.n)} == {"size"}
+    both = GenerateConfig(n=200, seed=1, tasks=("vqa",), question_kinds=(("position", 3.0), ("count", 1.0)))
+    kinds = [make_example(both, i)[0].meta["question_kind"] for i in range(both.n)]
+    assert set(kinds) == {"position", "count"} and kinds.count("position") > 2 * kinds.count("count")
+    with pytest.raises(ValueError, match="no VQA question kind 'colours'; expected some of colour, count"):
+        GenerateConfig(question_kinds=(("colours", 1.0),))
+    with pytest.raises(ValueError, match="the weight of 'size' must be a number >= 0"):
+        GenerateConfig(question_kinds=(("size", -1.0),))
+    with pytest.raises(ValueError, match="at least one kind needs a weight > 0"):
+        GenerateConfig(question_kinds=(("size", 0.0),))

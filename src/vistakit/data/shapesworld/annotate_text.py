@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Callable
 
+import numpy as np
+
 from ...registry import Registry
 from ..record import Targets
 from .examples import ANNOTATORS, Context, Example, visible_box, visible_rle
@@ -177,11 +179,20 @@ def _compared_objects(scene: Scene, referents: Referents) -> dict[str, Any]:
     return {"grounding_mask": visible_rle(scene, a), "anchor_mask": visible_rle(scene, b)}
 
 
+def _question_kind(ctx: Context) -> str:
+    """The kind of question to ask: uniform over every kind, or drawn by ``ctx.question_kinds``' weights."""
+    if not ctx.question_kinds:
+        return ctx.choice(QUESTIONS.names())
+    kinds = [k for k, _ in ctx.question_kinds]
+    weights = np.array([w for _, w in ctx.question_kinds], dtype=float)
+    return kinds[int(ctx.rng.choice(len(kinds), p=weights / weights.sum()))]
+
+
 @ANNOTATORS.register("vqa")
 def vqa(ctx: Context) -> Example:
     def make() -> Example | None:
         scene = ctx.scene()
-        kind = ctx.choice(QUESTIONS.names())
+        kind = _question_kind(ctx)
         qa = QUESTIONS.get(kind)(ctx, scene)
         if qa is None:
             return None

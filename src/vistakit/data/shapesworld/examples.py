@@ -47,7 +47,9 @@ class Context:
     (draws the same from ``rng`` whatever its value). ``ground_questions``: the VQA question kinds (``position``,
     ``size``) whose records carry, in ``meta``, grounding targets for the relevance map, read as
     ``question_grounding`` says: ``answer`` — the region the answer rests on and the relation it tests; ``objects``
-    — the two objects it compares (draws nothing).
+    — the two objects it compares (draws nothing). ``question_kinds``: ``(kind, weight)`` pairs a VQA sample draws
+    its question kind from, in proportion to the weights (kinds not listed are never asked); empty (the default):
+    every kind equally often, drawn as before the option existed, so default splits keep their bytes.
     """
 
     rng: np.random.Generator
@@ -57,6 +59,7 @@ class Context:
     relation_rate: float = 0.3
     ground_questions: frozenset[str] = frozenset()
     question_grounding: str = "answer"
+    question_kinds: tuple[tuple[str, float], ...] = ()
 
     @property
     def holdout(self) -> frozenset[Combo]:

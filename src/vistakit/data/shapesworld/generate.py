@@ -25,6 +25,7 @@ import numpy as np
 from ...geometry import SequenceGrammar
 from ..record import ANSWER_BINS, FORMAT_VERSION, Record, write_records
 from . import annotate_dense, annotate_generate, annotate_multi, annotate_refer, annotate_text  # noqa: F401  (register)
+from .annotate_text import QUESTIONS
 from .examples import ANNOTATORS, Context, Example, visible_rle
 from .language import desc_of, phrase
 from .render import png_bytes, render
@@ -55,7 +56,9 @@ class GenerateConfig:
     ``relation_rate`` is how often a REC / RES sample tries a spatial relation first (of those tried, scenes with
     no unique relational expression fall back to attributes); ``ground_questions`` names the VQA question kinds (of
     :data:`GROUNDED_QUESTIONS`) whose records carry grounding meta (``meta.grounding_mask``, ``meta.relation`` and
-    ``meta.anchor_mask``), read as ``question_grounding`` says (:data:`QUESTION_GROUNDINGS`; docs/shapesworld.md)."""
+    ``meta.anchor_mask``), read as ``question_grounding`` says (:data:`QUESTION_GROUNDINGS`; docs/shapesworld.md);
+    ``question_kinds`` (``(kind, weight)`` pairs; empty: every kind equally often) sets how often VQA asks each kind
+    of question."""
 
     split: str = "train"
     n: int = 100
@@ -70,6 +73,7 @@ class GenerateConfig:
     relation_rate: float = 0.3
     ground_questions: tuple[str, ...] = ()
     question_grounding: str = "answer"
+    question_kinds: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.split not in SPLIT_STREAMS:
@@ -92,6 +96,14 @@ class GenerateConfig:
         if "size" in self.ground_questions and self.question_grounding != "objects":
             raise ValueError("ground_questions: size questions have no answer region to ground; ground them as "
                              "the objects they compare (question_grounding 'objects')")  # fmt: skip
+        for kind, weight in self.question_kinds:
+            if kind not in QUESTIONS.names():
+                raise ValueError(f"question_kinds: no VQA question kind {kind!r}; expected some of "
+                                 f"{', '.join(QUESTIONS.names())}")  # fmt: skip
+            if not (isinstance(weight, (int, float)) and weight >= 0):
+                raise ValueError(f"question_kinds: the weight of {kind!r} must be a number >= 0, got {weight!r}")
+        if self.question_kinds and not sum(w for _, w in self.question_kinds) > 0:
+            raise ValueError("question_kinds: at least one kind needs a weight > 0")
         if not 0.0 <= self.relation_rate <= 1.0:
             raise ValueError(f"relation_rate must be in [0, 1] (how often REC / RES try a spatial relation first), "
                              f"got {self.relation_rate}")  # fmt: skip
@@ -120,7 +132,7 @@ def make_example(cfg: GenerateConfig, index: int, sampler: SceneSampler | None =
     ctx = Context(rng, sampler or SceneSampler(cfg.scene_config()), focus,
                   cite_referents=frozenset(cfg.cite_referents), relation_rate=cfg.relation_rate,
                   ground_questions=frozenset(cfg.ground_questions),
-                  question_grounding=cfg.question_grounding)  # fmt: skip
+                  question_grounding=cfg.question_grounding, question_kinds=cfg.question_kinds)  # fmt: skip
     return ANNOTATORS.get(tasks[index % len(tasks)])(ctx), prng
 
 
@@ -200,6 +212,7 @@ def generate_split(out_dir: str | Path, cfg: GenerateConfig) -> dict[str, Any]:
         "max_objects": cfg.max_objects, "cite_referents": list(cfg.cite_referents),
         "relation_rate": cfg.relation_rate, "ground_questions": list(cfg.ground_questions),
         "question_grounding": cfg.question_grounding,
+        "question_kinds": [list(kw) for kw in cfg.question_kinds],
     }  # fmt: skip
     info_path.write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
     return info
