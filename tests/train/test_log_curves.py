@@ -42,6 +42,8 @@ def test_curves_png(tmp_path):
     path = _fill(tmp_path)
     png = plot_curves(path, tmp_path / "curves.png")
     img = Image.open(png)
+    assert img.mode == "P"  # a palette PNG: half the bytes
+    img = img.convert("RGB")
     assert img.width == 3 * 360 and img.height == 240  # loss, lr, one metric panel
     # the loss panel is not blank: the train curve's colour appears
     assert (120, 160, 230) in {c for _, c in img.crop((0, 0, 360, 240)).getcolors(100000)}
