@@ -158,6 +158,16 @@ def test_the_reference_checkpoint_has_one_home():
     assert _model_args.checkpoint_path(None) == paths.REFERENCE_CHECKPOINT
 
 
+def test_the_reference_checkpoint_fits_its_budget_with_its_curves():
+    """The issue's budget: the shipped folder, curves and logs included, at most 25 MB; every training stage's curves
+    and log beside the weights."""
+    folder = paths.REFERENCE_CHECKPOINT
+    assert sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) <= 25_000_000
+    for stage in ("", "mask_decoder_", "finetune_", "relations_", "anchor_", "comparisons_", "cq_"):
+        assert (folder / f"{stage}curves.png").is_file() and (folder / f"{stage}train_log.jsonl").is_file()
+    assert (folder / "fit_relevance.json").is_file() and (folder / "model.safetensors").is_file()
+
+
 def test_regions_as_typed_geometry_visual_prompts_or_json(scripted, wide):
     want = [VisualPrompt("box", 0, box=[8.0, 4.0, 40.0, 20.0])]
     given = [
