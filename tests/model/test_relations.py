@@ -183,3 +183,70 @@ def test_anchor_tokens_write_the_anchor_box_after_the_where_tokens(tokenizer, tm
         ImageTokenizerConfig(**{**it, "relations": False}, anchor_tokens=True).validate()
     with pytest.raises(ValueError, match="anchor_tokens must be true or false"):
         ImageTokenizerConfig(**it, anchor_tokens="yes").validate()
+
+
+def test_the_comparison_token_follows_the_anchor_box_and_reads_the_two_boxes_offset(tokenizer, tmp_path):
+    from PIL import Image
+
+    from vistakit.model.grounding import ComparisonToken
+
+    # features: the named box a left of and smaller than the anchor b
+    a, b = torch.tensor([[0.0, 0.0, 0.25, 0.25]]), torch.tensor([[0.5, 0.0, 1.0, 0.5]])
+    f = ComparisonToken.features(a, b)
+    torch.testing.assert_close(f[0, :2], torch.tensor([4 * (0.125 - 0.75), 4 * (0.125 - 0.25)]))
+    assert f[0, 2].item() == pytest.approx(np.log(0.5)) and f[0, 4].item() == pytest.approx(np.log(0.25))
+    head = ComparisonToken(8)
+    assert head(a, b).abs().max().item() == 0.0  # a no-op until trained
+    with pytest.raises(ValueError, match="two \\[N, 4\\] boxes"):
+        head(a, b[:, :3])
+
+    Image.new("RGB", (16, 16), (200, 30, 30)).save(tmp_path / "0.png")
+    anchor = np.zeros((16, 16), bool)
+    anchor[:8, 8:] = True
+    it = dict(kind="instruction", num_queries=4, depth=1, heads=2, dim=32, grounding=True, where_tokens=True,
+              relations=True, anchor_tokens=True)  # fmt: skip
+    torch.manual_seed(0)
+    model = build_model(tiny_config(image_tokenizer=ImageTokenizerConfig(**it, comparison_token=True)), tokenizer)
+    assert model.tokens_per_image == 4 + 4 + 4 + 1
+    with torch.no_grad():
+        model.image_tokenizer.comparison.mlp[2].bias.fill_(1.0)
+    batch = VistaProcessor(tokenizer, model.config).from_records([relational(tmp_path, anchor)])
+    out = model(**batch)
+    assert torch.isfinite(out.loss)
+    images = model.encode_images(batch["pixel_values"], batch["image_to_sample"], batch["instruction_ids"],
+                                 batch["instruction_mask"])  # fmt: skip
+    assert images.tokens.shape[1] == 13 and images.comparison.shape == (1, model.config.lm.hidden)
+    torch.testing.assert_close(images.tokens[:, -1], images.comparison.to(images.tokens.dtype))
+    out.loss.backward()  # the token trains
+    assert model.image_tokenizer.comparison.mlp[2].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="comparison_token compares .*anchor_tokens=true"):
+        ImageTokenizerConfig(**{**it, "anchor_tokens": False}, comparison_token=True).validate()
+    with pytest.raises(ValueError, match="comparison_token must be true or false"):
+        ImageTokenizerConfig(**it, comparison_token=1).validate()
+
+
+def test_the_anchor_what_token_pools_the_anchor_map_through_the_what_mlp(tokenizer, tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (16, 16), (200, 30, 30)).save(tmp_path / "0.png")
+    anchor = np.zeros((16, 16), bool)
+    anchor[:8, 8:] = True
+    it = dict(kind="instruction", num_queries=4, depth=1, heads=2, dim=32, grounding=True, where_tokens=True,
+              relations=True, anchor_tokens=True, what_token=True)  # fmt: skip
+    torch.manual_seed(0)
+    cfg = ImageTokenizerConfig(**it, anchor_what=True, comparison_token=True)
+    model = build_model(tiny_config(image_tokenizer=cfg), tokenizer)
+    assert model.tokens_per_image == 4 + (4 + 1) + (4 + 1 + 1)
+    batch = VistaProcessor(tokenizer, model.config).from_records([relational(tmp_path, anchor)])
+    assert torch.isfinite(model(**batch).loss)
+    images = model.encode_images(batch["pixel_values"], batch["image_to_sample"], batch["instruction_ids"],
+                                 batch["instruction_mask"])  # fmt: skip
+    # the anchor's what token is the what MLP over the tower's features weighted by softmax(anchor logits)
+    pooled = torch.einsum("np,npd->nd", images.anchor.float().softmax(-1), images.features.float())
+    want = model.image_tokenizer.what(pooled)
+    torch.testing.assert_close(images.anchor_what, want)
+    torch.testing.assert_close(images.tokens[:, -2], want.to(images.tokens.dtype))  # then the comparison token
+    with pytest.raises(ValueError, match="anchor_what pools .*what_token=true"):
+        ImageTokenizerConfig(**{**it, "what_token": False}, anchor_what=True).validate()
+    with pytest.raises(ValueError, match="anchor_what must be true or false"):
+        ImageTokenizerConfig(**it, anchor_what="no").validate()

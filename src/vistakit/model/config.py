@@ -200,6 +200,15 @@ class ImageTokenizerConfig:
     where (and what) tokens — for a comparison ("Is the star left of / larger than the square?") the LM then sees
     both objects' boxes, the named one's and the anchor's, and compares them (``num_queries + K × (4 + what_token)
     + 4`` tokens per image).
+
+    ``comparison_token`` (needs ``anchor_tokens``): one more token after the anchor's box — the two boxes' offset
+    (centre differences, log ratios of widths, heights and areas: the named object against the anchor) through a
+    small MLP whose output layer starts at zero (:class:`~vistakit.model.grounding.ComparisonToken`), so the LM
+    reads "left of / larger than" off one token instead of comparing two boxes' location embeddings itself.
+
+    ``anchor_what`` (needs ``anchor_tokens`` and ``what_token``): one more token after the anchor's box — the
+    tower's features under the anchor map through the what token's own MLP (no new weights), so the anchor, like
+    the named object, comes as *where* and *what* ("Which is larger, the A or the B?" needs both sizes).
     """
 
     kind: str = "instruction"
@@ -218,6 +227,8 @@ class ImageTokenizerConfig:
     relations: bool = False
     relation_mode: str = "add"
     anchor_tokens: bool = False
+    comparison_token: bool = False
+    anchor_what: bool = False
 
     def validate(self, where: str = "image_tokenizer") -> None:
         _choice(self.kind, IMAGE_TOKENIZER_KINDS, f"{where}.kind")
@@ -259,6 +270,16 @@ class ImageTokenizerConfig:
         if self.anchor_tokens and self.kind == "instruction" and not (self.relations and self.where_tokens):
             raise ValueError(f"{where}.anchor_tokens writes the relation anchor's box beside the where tokens: set "
                              f"{where}.relations=true and {where}.where_tokens=true too")  # fmt: skip
+        if type(self.comparison_token) is not bool:
+            raise ValueError(f"{where}.comparison_token must be true or false, got {self.comparison_token!r}")
+        if self.comparison_token and self.kind == "instruction" and not self.anchor_tokens:
+            raise ValueError(f"{where}.comparison_token compares the named object's box with the anchor's: set "
+                             f"{where}.anchor_tokens=true too")  # fmt: skip
+        if type(self.anchor_what) is not bool:
+            raise ValueError(f"{where}.anchor_what must be true or false, got {self.anchor_what!r}")
+        if self.anchor_what and self.kind == "instruction" and not (self.anchor_tokens and self.what_token):
+            raise ValueError(f"{where}.anchor_what pools the tower's features under the anchor map: set "
+                             f"{where}.anchor_tokens=true and {where}.what_token=true too")  # fmt: skip
         if self.referents > 1 and self.kind == "instruction" and not self.where_tokens:
             raise ValueError(f"{where}.referents={self.referents} reads each map out as where tokens: set "
                              f"{where}.where_tokens=true too")  # fmt: skip
@@ -418,7 +439,7 @@ class ModelConfig:
         it = self.image_tokenizer
         if not it.writes_box:
             return it.num_queries
-        anchor = WHERE_TOKENS if it.anchor_tokens else 0
+        anchor = (WHERE_TOKENS + int(it.anchor_what) + int(it.comparison_token)) if it.anchor_tokens else 0
         return it.num_queries + it.referents * (WHERE_TOKENS + int(it.what_token)) + anchor + it.zoom_grid**2
 
     # --- JSON ------------------------------------------------------------------------------------------------

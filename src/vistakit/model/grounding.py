@@ -177,6 +177,38 @@ class SoftBox(nn.Module):
         return torch.stack([x1, y1, x2, y2], 1).clamp(0.0, 1.0)
 
 
+class ComparisonToken(nn.Module):
+    """Two boxes ``[N, 4]`` each (x1, y1, x2, y2 in [0, 1]: the named object's and the anchor's) → one LM token
+    ``[N, H]``: their offset as 5 numbers — centre differences along x and y (×4), log ratios of width, height and
+    area (a's over b's) — through an MLP whose output layer starts at zero (a no-op until trained)."""
+
+    FEATURES = 5
+
+    def __init__(self, lm_hidden: int, hidden: int = 32) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(self.FEATURES, hidden), nn.GELU(), nn.Linear(hidden, lm_hidden))
+        nn.init.zeros_(self.mlp[2].weight)
+        nn.init.zeros_(self.mlp[2].bias)
+
+    @staticmethod
+    def features(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """``[N, 5]``: dx, dy of the centres (×4), log(w_a / w_b), log(h_a / h_b), log(area_a / area_b)."""
+        a, b = a.float(), b.float()
+        eps = 1e-3
+        wa, ha = (a[:, 2] - a[:, 0]).clamp(min=eps), (a[:, 3] - a[:, 1]).clamp(min=eps)
+        wb, hb = (b[:, 2] - b[:, 0]).clamp(min=eps), (b[:, 3] - b[:, 1]).clamp(min=eps)
+        dx = (a[:, 0] + a[:, 2] - b[:, 0] - b[:, 2]) / 2
+        dy = (a[:, 1] + a[:, 3] - b[:, 1] - b[:, 3]) / 2
+        rw, rh = (wa / wb).log(), (ha / hb).log()
+        return torch.stack([4 * dx, 4 * dy, rw, rh, rw + rh], 1)
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        if a.shape != b.shape or a.ndim != 2 or a.shape[1] != 4:
+            raise ValueError(f"ComparisonToken compares two [N, 4] boxes, got {list(a.shape)} and {list(b.shape)}")
+        x = self.features(a, b)
+        return self.mlp(x.to(self.mlp[0].weight.dtype))
+
+
 def location_embeddings(values: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """Normalised coordinates ``[N, K]`` in [0, 1] → ``[N, K, H]``: each the linear interpolation of the two
     ``<loc_k>`` embedding rows (``rows`` ``[bins, H]``, in bin order) whose bin centres ``(k + 0.5) / bins``

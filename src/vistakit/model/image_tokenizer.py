@@ -25,7 +25,11 @@ to the LM width — the named object's appearance as one token; the model places
 
 With ``config.anchor_tokens`` the relation term's anchor map is read out as a box too (its own
 :class:`~vistakit.model.grounding.SoftBox`), returned as ``ImageTokens.anchor_box``; the model writes it as four
-more location-token embeddings after the where (and what) tokens.
+more location-token embeddings after the where (and what) tokens. With ``config.comparison_token`` it also
+returns ``comparison`` [N_img, H_lm]: the first map's box against the anchor's
+(:class:`~vistakit.model.grounding.ComparisonToken`), one token the model places after the anchor's box. With
+``config.anchor_what`` it returns ``anchor_what`` [N_img, H_lm]: the what token of the anchor map (the same MLP),
+placed right after the anchor's box.
 
 With ``config.referents`` K > 1 it draws K relevance maps, one per object the instruction names in order; each
 gets its box (and what token), and the queries' cross-attention is steered by ``logsumexp_k(map_k) - log K``
@@ -49,7 +53,7 @@ from torch import nn
 
 from ..registry import Registry
 from .config import ImageTokenizerConfig
-from .grounding import RelevanceHead, SoftBox
+from .grounding import ComparisonToken, RelevanceHead, SoftBox
 from .vision import Attention, Mlp
 
 
@@ -62,6 +66,8 @@ class ImageTokens(NamedTuple):
     anchor: torch.Tensor | None = None  # [N_img, P] the relation anchor's logits (relations)
     relation: torch.Tensor | None = None  # [N_img, R + 1] which relation the instruction uses, logits (relations)
     anchor_box: torch.Tensor | None = None  # [N_img, 4] the anchor map's box, x1 y1 x2 y2 in [0, 1] (anchor_tokens)
+    comparison: torch.Tensor | None = None  # [N_img, H_lm] the first map's box against the anchor's (comparison_token)
+    anchor_what: torch.Tensor | None = None  # [N_img, H_lm] the features under the anchor map (anchor_what)
 
 
 IMAGE_TOKENIZERS: Registry[Callable[[ImageTokenizerConfig, int, int], nn.Module]] = Registry("image tokenizer")
@@ -110,6 +116,7 @@ class InstructionGuidedTokenizer(nn.Module):
         self.relevance_gain = nn.Parameter(torch.ones(config.depth)) if config.grounding else None
         self.soft_box = SoftBox() if config.where_tokens else None
         self.anchor_box = SoftBox() if config.anchor_tokens and config.relations and config.grounding else None
+        self.comparison = ComparisonToken(lm_hidden) if config.comparison_token and self.anchor_box is not None else None
         self.what = None
         if config.what_token:
             self.what = nn.Sequential(nn.LayerNorm(vision_dim), nn.Linear(vision_dim, lm_hidden), nn.GELU(),
@@ -149,8 +156,14 @@ class InstructionGuidedTokenizer(nn.Module):
         box = self.soft_box(relevance) if self.soft_box is not None else None
         what = self._what(patches, relevance) if self.what is not None and relevance is not None else None
         anchor_box = self.anchor_box(anchor) if self.anchor_box is not None and anchor is not None else None
+        comparison = None
+        if self.comparison is not None and anchor_box is not None and box is not None:
+            comparison = self.comparison(box[:, 0], anchor_box)
+        anchor_what = None
+        if self.config.anchor_what and self.what is not None and anchor is not None:
+            anchor_what = self._what(patches, anchor)
         return ImageTokens(self.out(self.norm(q)), relevance, box, what=what, anchor=anchor, relation=relation,
-                           anchor_box=anchor_box)  # fmt: skip
+                           anchor_box=anchor_box, comparison=comparison, anchor_what=anchor_what)  # fmt: skip
 
     def _what(self, patches: torch.Tensor, relevance: torch.Tensor) -> torch.Tensor:
         """Patch features ``[N, P, D]`` averaged with ``softmax(relevance)`` per map (``[N, K, P]``, or

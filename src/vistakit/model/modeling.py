@@ -157,7 +157,8 @@ class VistaModel(nn.Module):
         With ``where_tokens`` the next 4 tokens of each image are its relevance box written as ``<loc_k>``
         embeddings (:func:`.grounding.location_embeddings`); with ``what_token`` one token of the features under
         the relevance map follows; with K referents, K such groups in order; with ``anchor_tokens`` the relation
-        anchor's box as 4 more; with ``zoom_grid`` g, g² zoom tokens of the first map's box come last
+        anchor's box as 4 more (then with ``anchor_what`` its what token, with ``comparison_token`` one token of
+        the two boxes' offset); with ``zoom_grid`` g, g² zoom tokens of the first map's box come last
         (:mod:`.zoom`)."""
         embed = self.lm.get_input_embeddings()
         instruction = embed(instruction_ids)[image_to_sample]
@@ -187,6 +188,10 @@ class VistaModel(nn.Module):
         parts = [out.tokens, where.flatten(1, 2).to(out.tokens.dtype)]
         if out.anchor_box is not None:
             parts.append(location_embeddings(out.anchor_box, embed.weight[self.loc_token_ids]).to(out.tokens.dtype))
+        if out.anchor_what is not None:
+            parts.append(out.anchor_what[:, None].to(out.tokens.dtype))
+        if out.comparison is not None:
+            parts.append(out.comparison[:, None].to(out.tokens.dtype))
         if self.zoom is not None:
             parts.append(self.zoom(pixel_values, out.box[:, 0]).to(out.tokens.dtype))
         return out._replace(tokens=torch.cat(parts, 1))
