@@ -14,11 +14,20 @@ answer), how often the relevance map's strongest patch lies on the first object 
 second (and, in brackets, on the other one) — do the two maps find the two things the question compares?
 
     python benchmarks/question_map.py CHECKPOINT data/sw_gqo/val.jsonl --comparisons
+
+``--box-rule PRED.jsonl``: for the position and size questions of any split, how often a fixed rule on the model's
+own two soft boxes (the relevance map's against the anchor map's: which centre lies further along the relation,
+which box is larger) gives the gold answer, beside the model's answers in PRED.jsonl (``vistakit eval
+--predictions``) — is the LM reading what its two boxes say?
+
+    python benchmarks/question_map.py CHECKPOINT data/sw_eval/test.jsonl --box-rule PRED/vqa.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +50,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--comparisons", action="store_true",
                     help="score both maps on objects-grounded comparison questions (see above)")
+    ap.add_argument("--box-rule", type=Path, metavar="PRED", help="score a rule on the two boxes against PRED (above)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     model, processor = load_pretrained(args.checkpoint)
@@ -48,6 +58,9 @@ def main() -> None:
         raise SystemExit(f"{args.checkpoint} has no relevance map (image_tokenizer.grounding is off)")
     if args.comparisons:
         comparisons(model, processor, args)
+        return
+    if args.box_rule:
+        box_rule(model, processor, args)
         return
     records = [r for r in RecordDataset(args.records, tasks=["vqa"]) if r.meta.get("question_kind") == "position"]
     if not records:
@@ -97,6 +110,56 @@ def comparisons(model, processor, args: argparse.Namespace) -> None:
         ra, rb, ab, aa = np.asarray(h, np.float64).mean(0)
         print(f"{kind:9s} n={len(h):4d}  relevance map on the first object {ra:.3f} (on the second {rb:.3f}) · "
               f"anchor map on the second {ab:.3f} (on the first {aa:.3f})")
+
+
+_WHERE = {"to the left of": (0, -1), "to the right of": (0, 1), "above": (1, -1), "below": (1, 1)}
+
+
+def rule_answer(question: str, a: np.ndarray, b: np.ndarray) -> str | None:
+    """The answer a comparison question gets from box ``a`` (the first object) against box ``b`` (x1 y1 x2 y2)."""
+    centre = lambda box: ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)  # noqa: E731
+    area = lambda box: (box[2] - box[0]) * (box[3] - box[1])  # noqa: E731
+    which = re.search(r"Which is larger, the (.+?) or the (.+?)\?", question)
+    if which:
+        return f"the {which.group(1) if area(a) > area(b) else which.group(2)}"
+    if " larger than " in question:
+        return "yes" if area(a) > area(b) else "no"
+    for words, (axis, sign) in _WHERE.items():
+        if f" {words} " in question:
+            return "yes" if sign * (centre(a)[axis] - centre(b)[axis]) > 0 else "no"
+    return None
+
+
+def box_rule(model, processor, args: argparse.Namespace) -> None:
+    """Per question kind: the rule on the two soft boxes, the model's answers, and either of them, against gold."""
+    if model.image_tokenizer.anchor_box is None:
+        raise SystemExit(f"{args.checkpoint} writes no anchor box (image_tokenizer.anchor_tokens is off)")
+    preds = {}
+    with open(args.box_rule, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                p = json.loads(line)
+                preds[p["id"]] = str(p.get("answer", ""))
+    records = [r for r in RecordDataset(args.records, tasks=["vqa"]) if r.meta.get("question_kind") in ("position", "size")]
+    if not records:
+        raise SystemExit(f"no VQA position or size questions (meta.question_kind) in {args.records}")
+    rows: dict[str, list[tuple[bool, bool]]] = {}
+    for i in range(0, len(records), 64):
+        chunk = records[i : i + 64]
+        batch = processor.from_records(chunk, with_answers=False)
+        with torch.no_grad():
+            out = model.encode_images(batch["pixel_values"], batch["image_to_sample"], batch["instruction_ids"],
+                                      batch["instruction_mask"])  # fmt: skip
+        first, second = out.box[:, 0].float().numpy(), out.anchor_box.float().numpy()
+        for r, a, b in zip(chunk, first, second):
+            gold = (r.targets.answers or [""])[0]
+            rule = rule_answer(r.prompt, a, b)
+            rows.setdefault(r.meta["question_kind"], []).append((rule == gold, preds.get(r.id) == gold))
+    print(f"{args.checkpoint}: {len(records)} comparison questions of {args.records}; answers {args.box_rule}")
+    for kind, h in sorted(rows.items()):
+        x = np.asarray(h, bool)
+        print(f"{kind:9s} n={len(h):4d}  box rule {x[:, 0].mean():.3f} · model {x[:, 1].mean():.3f} · "
+              f"either {x.any(1).mean():.3f}")
 
 
 if __name__ == "__main__":
