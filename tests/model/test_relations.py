@@ -250,3 +250,27 @@ def test_the_anchor_what_token_pools_the_anchor_map_through_the_what_mlp(tokeniz
         ImageTokenizerConfig(**{**it, "what_token": False}, anchor_what=True).validate()
     with pytest.raises(ValueError, match="anchor_what must be true or false"):
         ImageTokenizerConfig(**it, anchor_what="no").validate()
+
+
+def test_a_relational_comparison_token_reads_the_offset_along_the_named_relation():
+    from vistakit.model.grounding import ComparisonToken
+
+    a, b = torch.tensor([[0.0, 0.0, 0.25, 0.25]]), torch.tensor([[0.5, 0.0, 1.0, 0.5]])  # a left of and above b
+    directions = torch.tensor(RelationTerm.DIRECTIONS)  # left of, right of, above, below
+    head = ComparisonToken(8, relational=True)
+    seen = []
+    head.mlp[0].register_forward_hook(lambda m, x, y: seen.append(x[0]))
+    for named, sign in ((0, 1.0), (1, -1.0)):  # "left of" holds, "right of" does not
+        which = torch.full((1, 5), -30.0)
+        which[0, named] = 30.0
+        head(a, b, which, directions)
+        assert seen[-1].shape == (1, 6) and seen[-1][0, 5].item() * sign > 0
+    which = torch.full((1, 5), -30.0)
+    which[0, 4] = 30.0  # "none": no offset along anything
+    head(a, b, which, directions)
+    assert abs(seen[-1][0, 5].item()) < 1e-6
+    with pytest.raises(ValueError, match="needs the relation term's which logits"):
+        head(a, b)
+    with pytest.raises(ValueError, match="comparison_relation adds a feature .*comparison_token=true"):
+        ImageTokenizerConfig(kind="instruction", grounding=True, where_tokens=True, relations=True, anchor_tokens=True,
+                             comparison_relation=True).validate()  # fmt: skip

@@ -205,6 +205,8 @@ class ImageTokenizerConfig:
     (centre differences, log ratios of widths, heights and areas: the named object against the anchor) through a
     small MLP whose output layer starts at zero (:class:`~vistakit.model.grounding.ComparisonToken`), so the LM
     reads "left of / larger than" off one token instead of comparing two boxes' location embeddings itself.
+    ``comparison_relation`` gives that MLP a sixth number: the centres' offset along the direction the relation
+    term reads from the instruction (positive when "the A left of the B" holds).
 
     ``anchor_what`` (needs ``anchor_tokens`` and ``what_token``): one more token after the anchor's box — the
     tower's features under the anchor map through the what token's own MLP (no new weights), so the anchor, like
@@ -228,6 +230,7 @@ class ImageTokenizerConfig:
     relation_mode: str = "add"
     anchor_tokens: bool = False
     comparison_token: bool = False
+    comparison_relation: bool = False
     anchor_what: bool = False
 
     def validate(self, where: str = "image_tokenizer") -> None:
@@ -275,6 +278,11 @@ class ImageTokenizerConfig:
         if self.comparison_token and self.kind == "instruction" and not self.anchor_tokens:
             raise ValueError(f"{where}.comparison_token compares the named object's box with the anchor's: set "
                              f"{where}.anchor_tokens=true too")  # fmt: skip
+        if type(self.comparison_relation) is not bool:
+            raise ValueError(f"{where}.comparison_relation must be true or false, got {self.comparison_relation!r}")
+        if self.comparison_relation and not self.comparison_token:
+            raise ValueError(f"{where}.comparison_relation adds a feature to the comparison token: set "
+                             f"{where}.comparison_token=true too")  # fmt: skip
         if type(self.anchor_what) is not bool:
             raise ValueError(f"{where}.anchor_what must be true or false, got {self.anchor_what!r}")
         if self.anchor_what and self.kind == "instruction" and not (self.anchor_tokens and self.what_token):

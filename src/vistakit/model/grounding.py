@@ -184,9 +184,11 @@ class ComparisonToken(nn.Module):
 
     FEATURES = 5
 
-    def __init__(self, lm_hidden: int, hidden: int = 32) -> None:
+    def __init__(self, lm_hidden: int, hidden: int = 32, relational: bool = False) -> None:
         super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(self.FEATURES, hidden), nn.GELU(), nn.Linear(hidden, lm_hidden))
+        self.relational = relational
+        width = self.FEATURES + int(relational)
+        self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, lm_hidden))
         nn.init.zeros_(self.mlp[2].weight)
         nn.init.zeros_(self.mlp[2].bias)
 
@@ -202,10 +204,21 @@ class ComparisonToken(nn.Module):
         rw, rh = (wa / wb).log(), (ha / hb).log()
         return torch.stack([4 * dx, 4 * dy, rw, rh, rw + rh], 1)
 
-    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, a: torch.Tensor, b: torch.Tensor, which: torch.Tensor | None = None, directions: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """With ``relational``, ``which`` (the relation term's logits ``[N, R + 1]``) and ``directions`` (its unit
+        vectors ``[R, 2]``) add a sixth feature: the centres' offset along the relation the instruction names, the
+        directions weighted by ``softmax(which)`` (positive: a lies that way of b; 0 for "none")."""
         if a.shape != b.shape or a.ndim != 2 or a.shape[1] != 4:
             raise ValueError(f"ComparisonToken compares two [N, 4] boxes, got {list(a.shape)} and {list(b.shape)}")
         x = self.features(a, b)
+        if self.relational:
+            if which is None or directions is None:
+                raise ValueError("a relational ComparisonToken needs the relation term's which logits and directions")
+            w = which.float().softmax(-1)[:, :-1]  # [N, R]
+            along = x[:, :2] @ F.normalize(directions.float(), dim=1).T  # [N, R]
+            x = torch.cat([x, (w * along).sum(1, keepdim=True)], 1)
         return self.mlp(x.to(self.mlp[0].weight.dtype))
 
 

@@ -116,7 +116,9 @@ class InstructionGuidedTokenizer(nn.Module):
         self.relevance_gain = nn.Parameter(torch.ones(config.depth)) if config.grounding else None
         self.soft_box = SoftBox() if config.where_tokens else None
         self.anchor_box = SoftBox() if config.anchor_tokens and config.relations and config.grounding else None
-        self.comparison = ComparisonToken(lm_hidden) if config.comparison_token and self.anchor_box is not None else None
+        self.comparison = None
+        if config.comparison_token and self.anchor_box is not None:
+            self.comparison = ComparisonToken(lm_hidden, relational=config.comparison_relation)
         self.what = None
         if config.what_token:
             self.what = nn.Sequential(nn.LayerNorm(vision_dim), nn.Linear(vision_dim, lm_hidden), nn.GELU(),
@@ -158,7 +160,8 @@ class InstructionGuidedTokenizer(nn.Module):
         anchor_box = self.anchor_box(anchor) if self.anchor_box is not None and anchor is not None else None
         comparison = None
         if self.comparison is not None and anchor_box is not None and box is not None:
-            comparison = self.comparison(box[:, 0], anchor_box)
+            directions = self.relevance.relation.direction if self.comparison.relational else None
+            comparison = self.comparison(box[:, 0], anchor_box, relation, directions)
         anchor_what = None
         if self.config.anchor_what and self.what is not None and anchor is not None:
             anchor_what = self._what(patches, anchor)
