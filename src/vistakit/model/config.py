@@ -203,8 +203,9 @@ class ImageTokenizerConfig:
 
     ``comparison_token`` (needs ``anchor_tokens``): one more token after the anchor's box (and its what token,
     below) — the two boxes' offset (centre differences, log ratios of widths, heights and areas: the named object
-    against the anchor) through a small MLP whose output layer starts at zero (:class:`~vistakit.model.grounding.ComparisonToken`), so the LM
-    reads "left of / larger than" off one token instead of comparing two boxes' location embeddings itself.
+    against the anchor) through a small MLP whose output layer starts at zero
+    (:class:`~vistakit.model.grounding.ComparisonToken`), so the LM reads "left of / larger than" off one token
+    instead of comparing two boxes' location embeddings itself.
     ``comparison_relation`` gives that MLP a sixth number: the centres' offset along the direction the relation
     term reads from the instruction (positive when "the A left of the B" holds).
 
