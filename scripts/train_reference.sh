@@ -11,10 +11,11 @@
 # relevance head alone on comparisons ($DATA-cmp) into $OUT-fit; stage 6 trains all but the tower, with the anchor
 # map's box as 4 more tokens (new), on a split asking comparisons more often ($DATA-cq) into $OUT-anchor; stage 7 on
 # comparisons and REC alone into $OUT-cmp, with two more tokens per image (new): the anchor's what token and the two
-# boxes' offset; stage 8 on $DATA-cq again into $OUT-cq, the model that is shipped.
+# boxes' offset (with the centres' offset along the relation the instruction names); stage 8 on $DATA-cq again
+# into $OUT-cq, the model that is shipped.
 # FROM=CKPT starts at stage 5 from CKPT instead of running stages 1-4 (the shipped model's stages 5-6 ran from the
 # reference that stages 1-4 had made, as committed at 1d3cbac; its stages 7-8 from that stage 6's output,
-# runs/reference-anchor, into runs/cw-cmp and runs/cw-cq: docs/experiments.md).
+# runs/reference-anchor, into runs/cr-cmp and runs/cr-cq: docs/experiments.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TASKS=caption,vqa,rec,res,grec,gres,reg,attcoseg,coseg,nlvr,which_image
@@ -77,6 +78,7 @@ if [ "${COMPARISONS:-1}" = 1 ]; then
     mixture=$MIX
   .venv/bin/vistakit train --data "$DATA-cmp" --tasks vqa,rec --out "$OUT-cmp" --threads "$THREADS" --no-progress \
     init="$OUT-anchor" stage=stage1 model.image_tokenizer.anchor_what=true model.image_tokenizer.comparison_token=true \
+    model.image_tokenizer.comparison_relation=true \
     steps=1200 batch_size=32 bf16=true warmup=30 lr=3e-4 eval_every=0 save_every=600 log_every=50 val_records=0 \
     mixture=vqa:3,rec:1
   .venv/bin/vistakit train --data "$DATA-cq" --out "$OUT-cq" --threads "$THREADS" --no-progress \
