@@ -43,6 +43,17 @@ def auc(positive: np.ndarray, negative: np.ndarray) -> float:
     return float((diff > 0).mean() + 0.5 * (diff == 0).mean())
 
 
+def encoded(model, processor, records: list, with_answers: bool = False):
+    """Yield ``(chunk, batch, image tokens)`` for the records in chunks of 64, images encoded without gradients."""
+    for i in range(0, len(records), 64):
+        chunk = records[i : i + 64]
+        batch = processor.from_records(chunk, with_answers=with_answers)
+        with torch.no_grad():
+            out = model.encode_images(batch["pixel_values"], batch["image_to_sample"], batch["instruction_ids"],
+                                      batch["instruction_mask"])  # fmt: skip
+        yield chunk, batch, out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint", type=Path)
@@ -66,13 +77,8 @@ def main() -> None:
     if not records:
         raise SystemExit(f"no VQA position questions (meta.question_kind 'position') in {args.records}")
     strongest = []
-    for i in range(0, len(records), 64):
-        chunk = records[i : i + 64]
-        batch = processor.from_records(chunk, with_answers=False)
-        with torch.no_grad():
-            rel = model.encode_images(batch["pixel_values"], batch["image_to_sample"], batch["instruction_ids"],
-                                      batch["instruction_mask"]).relevance[:, 0]  # fmt: skip (first map)
-        strongest += rel.max(1).values.float().tolist()
+    for _, _, out in encoded(model, processor, records):
+        strongest += out.relevance[:, 0].max(1).values.float().tolist()  # the first map
     s = np.asarray(strongest)
     yes = np.asarray([(r.targets.answers or [""])[0] == "yes" for r in records])
     if yes.all() or not yes.any():
@@ -92,12 +98,7 @@ def comparisons(model, processor, args: argparse.Namespace) -> None:
         raise SystemExit(f"no VQA records with both meta.grounding_mask and meta.anchor_mask in {args.records} "
                          "(make the split with --question-grounding objects)")  # fmt: skip
     hits: dict[str, list[tuple[bool, bool]]] = {}
-    for i in range(0, len(records), 64):
-        chunk = records[i : i + 64]
-        batch = processor.from_records(chunk, with_answers=True)
-        with torch.no_grad():
-            out = model.encode_images(batch["pixel_values"], batch["image_to_sample"], batch["instruction_ids"],
-                                      batch["instruction_mask"])  # fmt: skip
+    for chunk, batch, out in encoded(model, processor, records, with_answers=True):
         first = out.relevance[:, 0].argmax(1)
         second = out.anchor.argmax(1)
         a_map, b_map = batch["grounding"][:, 0] > 0, batch["anchor_grounding"] > 0
@@ -144,12 +145,7 @@ def box_rule(model, processor, args: argparse.Namespace) -> None:
     if not records:
         raise SystemExit(f"no VQA position or size questions (meta.question_kind) in {args.records}")
     rows: dict[str, list[tuple[bool, bool]]] = {}
-    for i in range(0, len(records), 64):
-        chunk = records[i : i + 64]
-        batch = processor.from_records(chunk, with_answers=False)
-        with torch.no_grad():
-            out = model.encode_images(batch["pixel_values"], batch["image_to_sample"], batch["instruction_ids"],
-                                      batch["instruction_mask"])  # fmt: skip
+    for chunk, _, out in encoded(model, processor, records):
         first, second = out.box[:, 0].float().numpy(), out.anchor_box.float().numpy()
         for r, a, b in zip(chunk, first, second):
             gold = (r.targets.answers or [""])[0]
