@@ -135,12 +135,19 @@ def box_rule(model, processor, args: argparse.Namespace) -> None:
     """Per question kind: the rule on the two soft boxes, the model's answers, and either of them, against gold."""
     if model.image_tokenizer.anchor_box is None:
         raise SystemExit(f"{args.checkpoint} writes no anchor box (image_tokenizer.anchor_tokens is off)")
+    if not args.box_rule.is_file():
+        raise SystemExit(f"--box-rule {args.box_rule}: no such file (expected the vqa.jsonl of vistakit eval --predictions)")
     preds = {}
     with open(args.box_rule, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
                 p = json.loads(line)
                 preds[p["id"]] = str(p.get("answer", ""))
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+                raise SystemExit(f"{args.box_rule} line {n}: expected a JSON object with an 'id' and an 'answer' "
+                                 "(vistakit eval --predictions writes them)") from None
     records = [r for r in RecordDataset(args.records, tasks=["vqa"]) if r.meta.get("question_kind") in ("position", "size")]
     if not records:
         raise SystemExit(f"no VQA position or size questions (meta.question_kind) in {args.records}")
