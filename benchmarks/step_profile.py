@@ -3,7 +3,8 @@ operators that take the CPU time of a few steps (``torch.profiler``).
 
     .venv/bin/python benchmarks/step_profile.py runs/RUN [--steps 3] [--records 300] [--set KEY=VALUE …]
 
-Reads ``RUN/train/train_config.json`` (what ``vistakit train`` wrote), builds that model fresh (nothing is
+Reads ``RUN/train/train_config.json`` (what ``vistakit train`` wrote; or RUN itself when it is a settings file,
+such as a checkpoint's ``train_config.json`` with ``--set data=DIR``), builds that model fresh (nothing is
 trained or saved; ``--set`` changes the recipe first, e.g. ``--set batch_size=16 --set model.lm.layers=3`` to
 time a variant before spending a run on it), draws batches from the run's mixture, and prints: each top-level
 part's parameter count; for the run's validation records, the mean tokens a sample brings to the language model
@@ -25,16 +26,18 @@ import torch
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("run", type=Path, help="a run folder of vistakit train (its train/train_config.json)")
+    ap.add_argument("run", type=Path,
+                    help="a run folder of vistakit train (its train/train_config.json) or a settings file")
     ap.add_argument("--steps", type=int, default=3, help="profiled steps, after timing 10 (default 3)")
     ap.add_argument("--records", type=int, default=300, help="validation records for the token counts (default 300)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="a vistakit train override applied to the run's recipe (repeatable)")
     args = ap.parse_args()
-    cfg_path = args.run / "train" / "train_config.json"
+    cfg_path = args.run if args.run.is_file() else args.run / "train" / "train_config.json"
     if not cfg_path.is_file():
-        raise SystemExit(f"{args.run}: no train/train_config.json; expected a run folder written by vistakit train")
+        raise SystemExit(f"{args.run}: no train/train_config.json; expected a run folder written by vistakit train "
+                         "or a settings file (e.g. a checkpoint's train_config.json)")
     torch.set_num_threads(args.threads)
     from torch.profiler import ProfilerActivity, profile
 

@@ -73,6 +73,7 @@ class TrainConfig:
     tokenizer_vocab: int = 1000
     tensorboard: bool = True
     device: str = "auto"
+    compile: bool = False
     vision_pretrain_steps: int = 0
     vision_pretrain_batch: int = 64
     vision_pretrain_records: int = 20000

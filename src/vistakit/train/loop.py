@@ -141,6 +141,12 @@ class Trainer:
         distributed.check_same(distributed.tokenizer_digest(self.processor.tokenizer), "the tokenizer", self.dist)
         distributed.broadcast_model(self.model, self.dist)
         self.param_counts = apply_stage(self.model, cfg.stage)
+        self.compiled = 0
+        if cfg.compile:
+            from .compile import check_compiler, compile_blocks
+
+            check_compiler(self.device)
+            self.compiled = compile_blocks(self.model)
         self.optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay, cfg.betas)
         self.scheduler = build_scheduler(self.optimizer, cfg.steps, cfg.warmup, cfg.min_lr_ratio, cfg.schedule)
         if latest is not None:
@@ -184,6 +190,14 @@ class Trainer:
         """Validation loss on the fixed batches, then quick task metrics on ``val_records`` records per task."""
         if not self._val_batches:
             return None
+        if self.compiled:  # evaluation and generation run eagerly: their shapes and cache would only recompile
+            from .compile import eager
+
+            with eager():
+                return self._validate(step, log)
+        return self._validate(step, log)
+
+    def _validate(self, step: int, log: RunLog) -> float | None:
         self.model.eval()
         outputs = [self.output_of(b) for b in self._val_batches]
         val_loss = sum(float(o.loss) for o in outputs) / len(outputs)
@@ -365,7 +379,8 @@ def describe(trainer: Trainer) -> list[str]:
         f"data {cfg.data}: {len(trainer.mixture)} train records, {len(trainer.val_records)} val records",
         f"mixture (records, weight): {mix}",
         f"model {trainer.model.config.preset}: {counts['trainable']:,} trainable / {counts['frozen']:,} frozen "
-        f"parameters (stage {cfg.stage}) on {trainer.device}{', bf16 autocast' if cfg.bf16 else ''}",
+        f"parameters (stage {cfg.stage}) on {trainer.device}{', bf16 autocast' if cfg.bf16 else ''}"
+        + (f", {trainer.compiled} blocks compiled" if cfg.compile else ""),
         f"{cfg.steps} steps × {cfg.batch_size} × {cfg.grad_accum} samples, lr {cfg.lr:g} → {cfg.out}"
         + (f" (resuming at step {trainer.start_step})" if trainer.latest is not None else ""),
     ]
