@@ -50,6 +50,6 @@ def test_compile_blocks_compiles_every_stacked_block():
 
 def test_missing_cpp_compiler_fails_clearly(monkeypatch):
     monkeypatch.setattr(vk_compile.shutil, "which", lambda name: None)
-    with pytest.raises(RuntimeError, match="needs a C\\+\\+ compiler"):
+    with pytest.raises(ValueError, match="needs a C\\+\\+ compiler"):
         vk_compile.check_compiler(torch.device("cpu"))
     vk_compile.check_compiler(torch.device("cuda"))  # GPUs compile with Triton, not a C++ compiler

@@ -24,7 +24,7 @@ COMPILERS = ("g++", "c++", "clang++")
 def check_compiler(device: torch.device) -> None:
     """On the CPU, torch.compile builds C++ kernels: fail early and clearly when no C++ compiler is installed."""
     if device.type == "cpu" and not any(shutil.which(c) for c in COMPILERS):
-        raise RuntimeError(
+        raise ValueError(
             f"compile=true on the CPU needs a C++ compiler on PATH (one of {', '.join(COMPILERS)}) for torch.compile; "
             "install one (e.g. apt install g++) or train without compile=true"
         )
