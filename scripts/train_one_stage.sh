@@ -3,7 +3,7 @@
 # issue's 60-minute budget (docs/experiments.md, "Every stage from the first step at the 60-minute budget"):
 # mask decoder, tower cross-attention to the instruction, relation term, anchor tokens, the anchor's what token and
 # the comparison token, on one data set with relational expressions and comparisons grounded as their two objects,
-# with the stacked blocks compiled (compile=true). Not the shipped recipe (scripts/train_reference.sh).
+# with the model's main parts compiled (compile=true). Not the shipped recipe (scripts/train_reference.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TASKS=caption,vqa,rec,res,grec,gres,reg,attcoseg,coseg,nlvr,which_image

@@ -22,7 +22,8 @@ def _run(data, out, micro, **kw):
 def _check_matches_eager(sw_data, micro, tmp_path):
     eager, eager_losses = _run(sw_data, tmp_path / "eager", micro)
     compiled, compiled_losses = _run(sw_data, tmp_path / "compiled", micro, compile=True)
-    assert compiled.compiled > 0 and any("blocks compiled" in line for line in describe(compiled))
+    assert compiled.compiled == ["vision", "image_tokenizer", "lm"]
+    assert any("compiled: vision, image_tokenizer, lm" in line for line in describe(compiled))
     # the same batches from the same initial weights: the same losses up to kernel rounding
     assert compiled_losses == pytest.approx(eager_losses, rel=1e-3)
     assert set(compiled.model.state_dict()) == set(eager.model.state_dict())  # no "_orig_mod." prefixes
@@ -32,8 +33,8 @@ def _check_matches_eager(sw_data, micro, tmp_path):
 def test_compiled_training_matches_eager_and_keeps_weight_names(sw_data, micro, tmp_path, monkeypatch):
     """The whole path (trainer, dynamic shapes, autograd through the compiled blocks, eager validation) with
     graphs traced but run without generated kernels, which would take a cold machine minutes to build."""
-    real = vk_compile.compile_blocks
-    monkeypatch.setattr(vk_compile, "compile_blocks", lambda model: real(model, backend="aot_eager"))
+    real = vk_compile.compile_model
+    monkeypatch.setattr(vk_compile, "compile_model", lambda model: real(model, backend="aot_eager"))
     _check_matches_eager(sw_data, micro, tmp_path)
 
 
@@ -42,10 +43,25 @@ def test_inductor_compiled_training_matches_eager(sw_data, micro, tmp_path):
     _check_matches_eager(sw_data, micro, tmp_path)
 
 
-def test_compile_blocks_compiles_every_stacked_block():
+def test_compile_model_without_units_compiles_every_stacked_block():
     model = nn.Sequential(nn.ModuleList([nn.Linear(2, 2), nn.Linear(2, 2)]), nn.Linear(2, 2))
-    assert vk_compile.compile_blocks(model) == 2
+    assert vk_compile.compile_model(model) == ["0.0", "0.1"]
     assert set(model.state_dict()) == {"0.0.weight", "0.0.bias", "0.1.weight", "0.1.bias", "1.weight", "1.bias"}
+
+
+def test_compile_model_compiles_the_units_a_model_names():
+    class Two(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body, self.head = nn.Sequential(nn.ModuleList([nn.Linear(2, 2)])), nn.Linear(2, 2)
+
+        def compile_units(self):
+            return {"body": self.body}
+
+    model = Two()
+    assert vk_compile.compile_model(model) == ["body"]
+    assert model.body._compiled_call_impl is not None and model.head._compiled_call_impl is None
+    assert model.body[0][0]._compiled_call_impl is None  # the unit whole, not its blocks again
 
 
 def test_missing_cpp_compiler_fails_clearly(monkeypatch):

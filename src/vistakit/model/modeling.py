@@ -138,6 +138,12 @@ class VistaModel(nn.Module):
         self._choose_attention()
         return out
 
+    def compile_units(self) -> dict[str, nn.Module]:
+        """The parts that training's ``compile=true`` compiles whole (:mod:`vistakit.train.compile`): the tower, the
+        image tokenizer and the language model's decoder body — the modules :meth:`forward` calls as they are
+        (the LM's output head and the smaller heads stay eager: the model calls them selectively)."""
+        return {"vision": self.vision, "image_tokenizer": self.image_tokenizer, "lm": self.lm.base_model}
+
     @property
     def tokens_per_image(self) -> int:
         return self.config.tokens_per_image

@@ -1,10 +1,12 @@
-"""``compile=true``: ``torch.compile`` the model's repeated blocks in place for training.
+"""``compile=true``: ``torch.compile`` the model's main parts in place for training.
 
-Every child of a ``ModuleList`` is compiled (the language model's decoder layers, the vision tower's blocks, the
-image tokenizer's query layers — whatever the architecture stacks), each with ``dynamic=True`` since batches
-change length from step to step. Blocks of one class share their compiled code, so the first step pays for one
-compile per block class (about a minute on two CPU cores) and later steps run fused kernels. Weights, their
-names and checkpoints are unchanged: ``Module.compile`` compiles the call, not the module.
+A model with ``compile_units()`` (:class:`vistakit.model.VistaModel`: the vision tower, the image tokenizer, the
+language model's decoder body) has each of those parts compiled whole, so the glue between their blocks (norms,
+rotary embeddings, masks, FiLM) is fused too; any other module gets every child of its ``ModuleList`` s compiled
+instead (the stacked blocks). Each with ``dynamic=True``, since batches change length from step to step. The first
+steps pay for the compiling (one to three minutes on two CPU cores; less once inductor's on-disk cache holds the
+kernels) and later steps run fused kernels. Weights, their names and checkpoints are unchanged: ``Module.compile``
+compiles the call, not the module.
 
 Generation during validation runs eagerly (:func:`eager`): its cache-carrying calls would only trigger more
 compiles for little gain.
@@ -30,13 +32,19 @@ def check_compiler(device: torch.device) -> None:
         )
 
 
-def compile_blocks(model: nn.Module, backend: str = "inductor") -> int:
-    """Compile every child of every ``ModuleList`` in ``model`` in place; return how many were compiled.
-    ``backend``: torch.compile's (``inductor`` generates the fused kernels; ``aot_eager`` traces without them)."""
-    blocks = [child for m in model.modules() if isinstance(m, nn.ModuleList) for child in m]
-    for b in blocks:
-        b.compile(dynamic=True, backend=backend)
-    return len(blocks)
+def compile_model(model: nn.Module, backend: str = "inductor") -> list[str]:
+    """Compile ``model``'s parts in place (its ``compile_units()``, else the children of its ``ModuleList`` s);
+    return their names. ``backend``: torch.compile's (``inductor`` generates the fused kernels; ``aot_eager``
+    traces without them)."""
+    units = getattr(model, "compile_units", None)
+    if callable(units):
+        parts = dict(units())
+    else:
+        parts = {f"{name}.{i}": child for name, m in model.named_modules() if isinstance(m, nn.ModuleList)
+                 for i, child in enumerate(m)}  # fmt: skip
+    for part in parts.values():
+        part.compile(dynamic=True, backend=backend)
+    return list(parts)
 
 
 def eager() -> contextlib.AbstractContextManager:

@@ -141,12 +141,12 @@ class Trainer:
         distributed.check_same(distributed.tokenizer_digest(self.processor.tokenizer), "the tokenizer", self.dist)
         distributed.broadcast_model(self.model, self.dist)
         self.param_counts = apply_stage(self.model, cfg.stage)
-        self.compiled = 0
+        self.compiled: list[str] = []  # the names of the compiled parts (compile=true)
         if cfg.compile:
-            from .compile import check_compiler, compile_blocks
+            from .compile import check_compiler, compile_model
 
             check_compiler(self.device)
-            self.compiled = compile_blocks(self.model)
+            self.compiled = compile_model(self.model)
         self.optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay, cfg.betas)
         self.scheduler = build_scheduler(self.optimizer, cfg.steps, cfg.warmup, cfg.min_lr_ratio, cfg.schedule)
         if latest is not None:
@@ -380,7 +380,7 @@ def describe(trainer: Trainer) -> list[str]:
         f"mixture (records, weight): {mix}",
         f"model {trainer.model.config.preset}: {counts['trainable']:,} trainable / {counts['frozen']:,} frozen "
         f"parameters (stage {cfg.stage}) on {trainer.device}{', bf16 autocast' if cfg.bf16 else ''}"
-        + (f", {trainer.compiled} blocks compiled" if cfg.compile else ""),
+        + (f", compiled: {', '.join(trainer.compiled)}" if cfg.compile else ""),
         f"{cfg.steps} steps × {cfg.batch_size} × {cfg.grad_accum} samples, lr {cfg.lr:g} → {cfg.out}"
         + (f" (resuming at step {trainer.start_step})" if trainer.latest is not None else ""),
     ]
