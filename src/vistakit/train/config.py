@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 
 STAGES = ("full", "stage1", "stage2", "mask_decoder")
 SCHEDULES = ("cosine", "constant")
+OPTIMIZERS = ("adamw", "muon")  # vistakit.train.optim.build_optimizer
 MODEL_PREFIX = "model."
 
 
@@ -38,7 +39,8 @@ class TrainConfig:
     (0 drops a task). ``steps`` count optimizer updates; each update sees ``batch_size * grad_accum`` samples.
     ``eval_every`` / ``save_every`` / ``log_every`` are in optimizer steps (0 disables). ``bf16``: autocast the
     forward pass to bfloat16 (weights and optimizer stay float32). ``device``: ``auto`` (CUDA when available,
-    else CPU) or a torch device string.
+    else CPU) or a torch device string. ``optimizer``: ``adamw``, or ``muon`` (Muon on the matrices of hidden
+    layers, AdamW on the rest, sharing ``lr`` and ``weight_decay``: :mod:`vistakit.train.muon`).
     """
 
     preset: str = "tiny"
@@ -57,6 +59,7 @@ class TrainConfig:
     schedule: str = "cosine"
     weight_decay: float = 0.05
     betas: tuple[float, ...] = (0.9, 0.95)
+    optimizer: str = "adamw"
     max_grad_norm: float = 1.0
     bf16: bool = False
     eval_every: int = 200
@@ -112,6 +115,8 @@ class TrainConfig:
             raise ValueError(f"train setting betas must be two numbers in [0, 1), got {self.betas!r}")
         if self.stage not in STAGES:
             raise ValueError(f"train setting stage must be one of {list(STAGES)}, got {self.stage!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"train setting optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"train setting schedule must be one of {list(SCHEDULES)}, got {self.schedule!r}")
         if self.vision_pretrain_steps and self.stage != "full":

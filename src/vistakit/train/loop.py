@@ -147,7 +147,7 @@ class Trainer:
 
             check_compiler(self.device)
             self.compiled = compile_model(self.model)
-        self.optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay, cfg.betas)
+        self.optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay, cfg.betas, cfg.optimizer)
         self.scheduler = build_scheduler(self.optimizer, cfg.steps, cfg.warmup, cfg.min_lr_ratio, cfg.schedule)
         if latest is not None:
             ckpt.restore_training_state(latest, self.optimizer, self.scheduler, self.model)

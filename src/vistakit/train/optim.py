@@ -1,4 +1,4 @@
-"""Which parameters train (the stage), AdamW over them, and the learning-rate schedule (linear warmup + cosine).
+"""Which parameters train (the stage), the optimizer over them (AdamW, or Muon + AdamW), and the learning-rate schedule (linear warmup + cosine).
 
 Stages follow VistaLLM's recipe on a model composed as ``model.vision``, ``model.image_tokenizer`` and
 ``model.lm`` (:class:`vistakit.model.modeling.VistaModel`): ``full`` trains everything, ``stage1`` freezes the
@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..registry import Registry
+from .config import OPTIMIZERS
 
 # stage name → the model's submodules it freezes
 STAGE_FREEZES: Registry[tuple[str, ...]] = Registry("training stage")
@@ -62,10 +63,17 @@ def apply_stage(model: nn.Module, stage: str) -> dict[str, int]:
 
 
 def build_optimizer(
-    model: nn.Module, lr: float, weight_decay: float, betas: tuple[float, ...] = (0.9, 0.95)
-) -> torch.optim.AdamW:
+    model: nn.Module, lr: float, weight_decay: float, betas: tuple[float, ...] = (0.9, 0.95), kind: str = "adamw"
+) -> torch.optim.Optimizer:
     """AdamW over the trainable parameters: weight decay on matrices (dim >= 2, embeddings included), none on
-    biases and norm scales."""
+    biases and norm scales. ``kind="muon"``: Muon on the matrices of hidden layers instead, AdamW on the rest
+    (:class:`vistakit.train.muon.MuonAdamW`)."""
+    if kind == "muon":
+        from .muon import MuonAdamW, muon_groups
+
+        return MuonAdamW(muon_groups(model, weight_decay), lr=lr, weight_decay=weight_decay, betas=tuple(betas))
+    if kind != "adamw":
+        raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {kind!r}")
     decay, no_decay = [], []
     for p in model.parameters():
         if p.requires_grad:
