@@ -2,8 +2,9 @@
 
 Muon (Jordan et al., 2024, "Muon: an optimizer for hidden layers in neural networks") replaces each weight
 matrix's momentum by its nearest semi-orthogonal matrix (a few Newton–Schulz iterations) before the step, so every
-direction of the update moves at the same rate. It is meant for the 2-D weights *inside* the network; embeddings,
-output heads, convolution kernels, biases and norm scales keep AdamW. ``torch.optim.Muon`` handles only the
+direction of the update moves at the same rate. It is meant for the 2-D weights *inside* the network; embedding
+tables, the language model's output head, convolution kernels, biases and norm scales keep AdamW
+(:func:`muon_groups`). ``torch.optim.Muon`` handles only the
 matrices, and a learning-rate scheduler drives one optimizer, so this class holds both kinds of parameter group
 (``"muon": True`` or ``False``) and steps each with its own rule. The update of a Muon matrix ``A x B`` is scaled
 by ``0.2 * sqrt(max(A, B))`` — the root-mean-square of an AdamW step — so both kinds share ``lr`` and
@@ -112,9 +113,12 @@ class MuonAdamW(torch.optim.Optimizer):
 
 
 def muon_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """The trainable parameters of ``model`` as :class:`MuonAdamW` groups: Muon for matrices of hidden layers;
-    AdamW with weight decay for embeddings (every ``nn.Embedding``), the language model's output head and
-    convolution kernels; AdamW without it for biases and norm scales (as :func:`vistakit.train.optim.build_optimizer`)."""
+    """The trainable parameters of ``model`` as :class:`MuonAdamW` groups. AdamW with weight decay: embedding
+    tables (every ``nn.Embedding``), the language model's output head (``model.lm.get_output_embeddings()``) and
+    tensors of more than two dimensions (convolution kernels); AdamW without it: biases and norm scales (as
+    :func:`vistakit.train.optim.build_optimizer`); Muon: every other 2-D parameter — the linear layers' weights,
+    small output heads included, and bare 2-D parameters such as the image tokenizer's learned queries (the rule
+    the measured runs of docs/experiments.md used)."""
     table = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Embedding)}
     lm = getattr(model, "lm", None)
     head = lm.get_output_embeddings() if lm is not None and hasattr(lm, "get_output_embeddings") else None
