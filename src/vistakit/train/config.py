@@ -39,8 +39,9 @@ class TrainConfig:
     (0 drops a task). ``steps`` count optimizer updates; each update sees ``batch_size * grad_accum`` samples.
     ``eval_every`` / ``save_every`` / ``log_every`` are in optimizer steps (0 disables). ``bf16``: autocast the
     forward pass to bfloat16 (weights and optimizer stay float32). ``device``: ``auto`` (CUDA when available,
-    else CPU) or a torch device string. ``optimizer``: ``adamw``, or ``muon`` (Muon on the matrices of hidden
-    layers, AdamW on the rest, sharing ``lr`` and ``weight_decay``: :mod:`vistakit.train.muon`).
+    else CPU) or a torch device string. ``optimizer``: ``adamw``, or ``muon`` (Muon on every 2-D parameter but
+    the embedding tables and the LM's output head, AdamW on those and the rest, sharing ``lr`` and
+    ``weight_decay``: :mod:`vistakit.train.muon`).
     """
 
     preset: str = "tiny"

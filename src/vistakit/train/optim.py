@@ -1,4 +1,5 @@
-"""Which parameters train (the stage), the optimizer over them (AdamW, or Muon + AdamW), and the learning-rate schedule (linear warmup + cosine).
+"""Which parameters train (the stage), the optimizer over them (AdamW, or Muon + AdamW) and the learning-rate
+schedule (linear warmup + cosine).
 
 Stages follow VistaLLM's recipe on a model composed as ``model.vision``, ``model.image_tokenizer`` and
 ``model.lm`` (:class:`vistakit.model.modeling.VistaModel`): ``full`` trains everything, ``stage1`` freezes the
@@ -16,6 +17,7 @@ from torch import nn
 
 from ..registry import Registry
 from .config import OPTIMIZERS
+from .muon import MuonAdamW, muon_groups
 
 # stage name → the model's submodules it freezes
 STAGE_FREEZES: Registry[tuple[str, ...]] = Registry("training stage")
@@ -66,11 +68,9 @@ def build_optimizer(
     model: nn.Module, lr: float, weight_decay: float, betas: tuple[float, ...] = (0.9, 0.95), kind: str = "adamw"
 ) -> torch.optim.Optimizer:
     """AdamW over the trainable parameters: weight decay on matrices (dim >= 2, embeddings included), none on
-    biases and norm scales. ``kind="muon"``: Muon on the matrices of hidden layers instead, AdamW on the rest
-    (:class:`vistakit.train.muon.MuonAdamW`)."""
+    biases and norm scales. ``kind="muon"``: :class:`~vistakit.train.muon.MuonAdamW`, Muon on most matrices and
+    AdamW on the rest (:func:`~vistakit.train.muon.muon_groups`)."""
     if kind == "muon":
-        from .muon import MuonAdamW, muon_groups
-
         return MuonAdamW(muon_groups(model, weight_decay), lr=lr, weight_decay=weight_decay, betas=tuple(betas))
     if kind != "adamw":
         raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {kind!r}")
