@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The exact commands that made the shipped reference model (src/vistakit/checkpoints/reference/).
-# Budget: <= 60 minutes of training on a 2-core CPU machine (see README for the measured time).
+# Time: about 5 hours of training on a 2-core CPU machine, over the issue's 60-minute budget (README, "The
+# 60-minute budget", gives the measured times and what the hour reaches).
 # Stage 1 trains the whole model into $OUT; stage 2 (MASK_DECODER=0 skips it and stage 3) trains the super-link
 # mask decoder alone on it into $OUT-mask (every other weight fixed); stage 3 (FINETUNE=0 skips it) trains the whole
 # of that model further, decoder included, with the tower cross-attending to the instruction's words (new, zero-

@@ -1,7 +1,7 @@
 import pytest
 from PIL import Image
 
-from vistakit.train.curves import moving_average, plot_curves
+from vistakit.train.curves import _window, moving_average, plot_curves
 from vistakit.train.log import RunLog, read_log
 
 
@@ -50,5 +50,11 @@ def test_curves_png(tmp_path):
 
 
 def test_moving_average():
-    assert moving_average([1, 3, 5, 7], 2).tolist() == [1, 2, 4, 6]
+    assert moving_average([1, 3, 5, 7, 9], 3).tolist() == [1, 3, 5, 7, 9]  # a straight line stays put: no lag
+    assert moving_average([9, 1, 8, 2, 7], 3).tolist() == [9, 6, 11 / 3, 17 / 3, 7]  # ends are their own mean
+    assert moving_average([4, 0, 4, 0, 4, 0, 4], 5).tolist()[3] == 8 / 5  # the full window in the middle: 0, 4, 0, 4, 0
     assert moving_average([], 3).tolist() == []
+
+
+def test_smoothing_window_follows_the_log_length():
+    assert [_window(n, 20) for n in (0, 5, 67, 1000)] == [1, 1, 6, 20]  # a tenth of the points, at most 20

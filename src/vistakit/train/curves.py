@@ -23,14 +23,19 @@ Series = tuple[str, Sequence[float], Sequence[float], tuple[int, int, int]]  # (
 
 
 def moving_average(values: Sequence[float], window: int) -> np.ndarray:
-    """Trailing mean over ``window`` values (shorter at the start), same length as ``values``."""
+    """Centred mean over at most ``window`` values, same length as ``values``.
+
+    The window is symmetric about each point and shrinks near the ends (the first and last points are their own
+    mean), so the smoothed curve neither lags a falling loss nor is pulled toward the run's first, largest values.
+    """
     v = np.asarray(values, np.float64)
     if len(v) == 0:
         return v
     c = np.cumsum(np.insert(v, 0, 0.0))
-    idx = np.arange(1, len(v) + 1)
-    lo = np.maximum(0, idx - window)
-    return (c[idx] - c[lo]) / (idx - lo)
+    idx = np.arange(len(v))
+    half = np.minimum.reduce([np.full(len(v), max(window, 1) // 2), idx, len(v) - 1 - idx])
+    lo, hi = idx - half, idx + half + 1
+    return (c[hi] - c[lo]) / (hi - lo)
 
 
 def _panel(title: str, series: Sequence[Series], log_y: bool = False) -> Image.Image:
@@ -76,6 +81,12 @@ def _panel(title: str, series: Sequence[Series], log_y: bool = False) -> Image.I
     return img
 
 
+def _window(n: int, smooth: int) -> int:
+    """The smoothing window for ``n`` logged points: at most ``smooth``, and at most a tenth of the run, so a short
+    log (each point already a mean over ``log_every`` steps) is not flattened."""
+    return max(1, min(smooth, n // 10))
+
+
 def plot_curves(log_path: str | Path, out_png: str | Path, smooth: int = 20) -> Path:
     """Draw the curves of ``log_path`` into ``out_png``; returns the PNG path."""
     entries = list(read_log(log_path))
@@ -84,9 +95,10 @@ def plot_curves(log_path: str | Path, out_png: str | Path, smooth: int = 20) -> 
     ts, tl = [e["step"] for e in train], [float(e["loss"]) for e in train]
     losses = [v for v in tl + [float(e["loss"]) for e in val] if v > 0 and math.isfinite(v)]
     log_y = bool(losses) and max(losses) / min(losses) > 10
+    w = _window(len(tl), smooth)
     panels = [
         _panel("loss", [("train", ts, tl, COLORS["train"]),
-                        (f"avg{smooth}", ts, moving_average(tl, smooth), COLORS["smooth"]),
+                        (f"avg{w}", ts, moving_average(tl, w), COLORS["smooth"]),
                         ("val", [e["step"] for e in val], [float(e["loss"]) for e in val], COLORS["val"])], log_y),
         _panel("learning rate", [("lr", ts, [float(e.get("lr", math.nan)) for e in train], COLORS["smooth"])]),
     ]  # fmt: skip
@@ -100,8 +112,9 @@ def plot_curves(log_path: str | Path, out_png: str | Path, smooth: int = 20) -> 
     pre = [e for e in entries if e["kind"] == "vision_pretrain" and "loss" in e]
     if pre:  # the vision pre-training stage (its own step count, before step 1 of the main loop)
         pl = [float(e["loss"]) for e in pre]
+        pw = _window(len(pl), smooth)
         panels.insert(0, _panel("vision pre-training loss", [("train", [e["step"] for e in pre], pl, COLORS["train"]),
-                                (f"avg{smooth}", [e["step"] for e in pre], moving_average(pl, smooth),
+                                (f"avg{pw}", [e["step"] for e in pre], moving_average(pl, pw),
                                  COLORS["smooth"])]))  # fmt: skip
     metrics: dict[str, list[Series]] = {}
     for e in entries:
