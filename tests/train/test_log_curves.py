@@ -54,7 +54,8 @@ def test_moving_average():
     assert moving_average([9, 1, 8, 2, 7], 3).tolist() == [9, 6, 11 / 3, 17 / 3, 7]  # ends are their own mean
     assert moving_average([4, 0, 4, 0, 4, 0, 4], 5).tolist()[3] == 8 / 5  # the full window in the middle: 0, 4, 0, 4, 0
     assert moving_average([], 3).tolist() == []
+    assert moving_average([4, 0, 4], 2).tolist() == [4, 0, 4]  # an even window rounds down: never more than asked
 
 
 def test_smoothing_window_follows_the_log_length():
-    assert [_window(n, 20) for n in (0, 5, 67, 1000)] == [1, 1, 6, 20]  # a tenth of the points, at most 20
+    assert [_window(n, 20) for n in (0, 5, 67, 1000)] == [1, 1, 5, 19]  # odd, a tenth of the points, at most 20

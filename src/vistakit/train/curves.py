@@ -33,7 +33,7 @@ def moving_average(values: Sequence[float], window: int) -> np.ndarray:
         return v
     c = np.cumsum(np.insert(v, 0, 0.0))
     idx = np.arange(len(v))
-    half = np.minimum.reduce([np.full(len(v), max(window, 1) // 2), idx, len(v) - 1 - idx])
+    half = np.minimum.reduce([np.full(len(v), (max(window, 1) - 1) // 2), idx, len(v) - 1 - idx])
     lo, hi = idx - half, idx + half + 1
     return (c[hi] - c[lo]) / (hi - lo)
 
@@ -82,9 +82,10 @@ def _panel(title: str, series: Sequence[Series], log_y: bool = False) -> Image.I
 
 
 def _window(n: int, smooth: int) -> int:
-    """The smoothing window for ``n`` logged points: at most ``smooth``, and at most a tenth of the run, so a short
-    log (each point already a mean over ``log_every`` steps) is not flattened."""
-    return max(1, min(smooth, n // 10))
+    """The smoothing window for ``n`` logged points: odd (so it centres), at most ``smooth`` and at most a tenth of
+    the run, so a short log (each point already a mean over ``log_every`` steps) is not flattened."""
+    w = max(1, min(smooth, n // 10))
+    return w if w % 2 else w - 1
 
 
 def plot_curves(log_path: str | Path, out_png: str | Path, smooth: int = 20) -> Path:
