@@ -90,3 +90,25 @@ def test_hf_preset_without_directories_says_what_is_missing():
         build_vision(make_config("vistallm-7b").vision)
     with pytest.raises(FileNotFoundError, match="no language-model directory"):
         create_model(make_config("vistallm-7b", SMALL, lm_path="/nonexistent"))
+
+
+@pytest.mark.parametrize("preset", ["vistallm-7b", "vistallm-siglip"])
+def test_real_presets_switch_on_the_grounding_parts(preset, lm_dir, tmp_path):
+    """The 7B presets build (at tiny size) with the relevance map, its where tokens, the what token and the
+    super-link mask decoder, and run a forward pass."""
+    config = make_config(preset)
+    it = config.image_tokenizer
+    assert (it.grounding, it.where_tokens, it.what_token, config.mask_decoder.enabled) == (True, True, True, True)
+    assert config.tokens_per_image == it.num_queries + 4 + 1
+    model_cls = CLIPVisionModel if preset == "vistallm-7b" else SiglipVisionModel
+    config_cls = CLIPVisionConfig if preset == "vistallm-7b" else SiglipVisionConfig
+    torch.manual_seed(0)
+    model_cls(config_cls(**TOWER)).save_pretrained(tmp_path / "vision")
+    model, processor = create_model(make_config(preset, SMALL, vision_path=str(tmp_path / "vision"),
+                                                lm_path=str(lm_dir)))  # fmt: skip
+    assert model.mask_decoder is not None
+    assert any("relevance" in n for n, _ in model.image_tokenizer.named_modules())
+    batch = processor([[image(20, 12)]], ["<image>\nWhere is the circle?"], ["<box><loc_1><loc_2><loc_3><loc_4></box>"])
+    assert batch["input_ids"].shape[1] >= model.config.tokens_per_image == 4 + 4 + 1
+    out = model(**batch)
+    assert torch.isfinite(out.loss)
