@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 
 def _int_list(text: str) -> list[int]:
@@ -22,7 +23,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bins", type=int, default=1000, help="location bins B (default 1000)")
     p.add_argument("--samplers", default="uniform,vistallm,adaptive", help="samplers to compare")
     p.add_argument("--repeats", type=int, default=5, help="timing passes; medians are reported")
-    p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
+    p.add_argument("--json", action="store_true",
+                   help="print the result as one JSON object on stdout (the table goes to stderr)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,8 +36,9 @@ def run(args: argparse.Namespace) -> int:
     samplers = [s.strip() for s in args.samplers.split(",") if s.strip()]
     result = run_codec_benchmark(cases, args.points, args.bins, samplers, args.repeats)
     result["data"] = str(data)
+    table = sys.stderr if args.json else sys.stdout  # --json: stdout holds the JSON alone, for pipes
     for line in format_table(result):
-        print(line)
+        print(line, file=table)
     if args.json:
         print(json.dumps(result))
     return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 # Converter names, kept here (not imported) so ``vistakit --help`` stays fast; a test checks they match.
 FORMATS = (
@@ -28,7 +29,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="how images reach DIR/images (default symlink)")  # fmt: skip
     p.add_argument("--limit", type=int, help="convert only the first N source items (images, expressions, ...)")
     p.add_argument("--seed", type=int, default=0, help="seed of the prompt-template choice (default 0)")
-    p.add_argument("--json", action="store_true", help="print dataset.json on the last line")
+    p.add_argument("--json", action="store_true", help="print dataset.json as JSON on stdout (the summary goes to stderr)")
     _load_all()
     for name in CONVERTERS:
         conv = CONVERTERS.get(name)
@@ -43,15 +44,17 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--limit must be a positive integer, got {args.limit}")
     conv = get_converter(args.source_format).from_args(args)
     info = write_dataset(conv, args.out, args.image_mode)
-    print(f"{conv.source} → {args.out}")
+    out = sys.stderr if args.json else sys.stdout  # --json: stdout holds the JSON alone, for pipes
+    print(f"{conv.source} → {args.out}", file=out)
     for split, n in info["splits"].items():
-        print(f"  {split}: {n} records")
-    print(f"  tasks: {', '.join(f'{k} {v}' for k, v in sorted(info['tasks'].items()))}")
-    print(f"  read: {', '.join(f'{k} {v}' for k, v in info['source_counts'].items())}")
+        print(f"  {split}: {n} records", file=out)
+    print(f"  tasks: {', '.join(f'{k} {v}' for k, v in sorted(info['tasks'].items()))}", file=out)
+    print(f"  read: {', '.join(f'{k} {v}' for k, v in info['source_counts'].items())}", file=out)
     for reason, n in sorted(info["skipped"].items()):
-        print(f"  skipped {n}: {reason}")
+        print(f"  skipped {n}: {reason}", file=out)
     if info["images_missing"]:
-        print(f"  images not found (records written, files absent): {info['images_missing']} of {info['images']}")
+        print(f"  images not found (records written, files absent): {info['images_missing']} of {info['images']}",
+              file=out)  # fmt: skip
     if args.json:
         print(json.dumps(info))
     return 0

@@ -39,13 +39,15 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress and sys.stderr.isatty(), **gen,
     )  # fmt: skip
     bins = engine.model.config.bins
+    table = sys.stderr if args.json == "-" else sys.stdout  # --json -: stdout holds the JSON alone, for pipes
     for line in format_table(report):
-        print(line)
+        print(line, file=table)
     bad = sum(r.problems for r in report.results.values())
     if bad:
         print(f"{bad} answer(s) had parts the task parser could not read (column 'bad')", file=sys.stderr)
     if args.predictions:
-        print(f"predictions in {args.predictions}/<task>.jsonl (answers at {bins} bins: vistakit score --bins {bins})")
+        print(f"predictions in {args.predictions}/<task>.jsonl (answers at {bins} bins: vistakit score --bins {bins})",
+              file=table)  # fmt: skip
     if args.json:
         text = json.dumps(report.metrics, indent=2)  # {task: {metric: value}}, the names of `vistakit score`
         if args.json == "-":

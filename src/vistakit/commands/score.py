@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from ..evaluation.score import ScoreReport
@@ -25,7 +25,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "then of the difference (paired)")
     p.add_argument("--level", type=float, default=0.95, help="interval level of --bootstrap (default 0.95)")
     p.add_argument("--seed", type=int, default=0, help="seed of the --bootstrap resampling (default 0)")
-    p.add_argument("--json", action="store_true", help="print the metrics as one JSON object on the last line")
+    p.add_argument("--json", action="store_true", help="print the metrics as one JSON object on stdout (tables go to stderr)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,17 +45,18 @@ def run(args: argparse.Namespace) -> int:
     report = score_files(args.task, args.gold, args.pred, args.bins, args.by)
     for line in report.warnings():
         print(line, file=sys.stderr)
+    table = sys.stderr if args.json else sys.stdout  # --json: stdout holds the JSON alone, for pipes
     for line in format_table(report):
-        print(line)
+        print(line, file=table)
     out = report.json_metrics()
     if args.bootstrap > 0:
-        out["bootstrap"] = _bootstrap(args, report)
+        out["bootstrap"] = _bootstrap(args, report, table)
     if args.json:
         print(json.dumps(out))
     return 0
 
 
-def _bootstrap(args: argparse.Namespace, report: ScoreReport) -> dict:
+def _bootstrap(args: argparse.Namespace, report: ScoreReport, table: TextIO) -> dict:
     """Print the bootstrap table of the scored records (``report``); return its JSON form."""
     from ..evaluation.bootstrap import bootstrap_intervals, format_intervals
     from ..evaluation.score import align_predictions
@@ -74,7 +75,7 @@ def _bootstrap(args: argparse.Namespace, report: ScoreReport) -> dict:
                   file=sys.stderr)  # fmt: skip
         base = other.preds
     intervals = bootstrap_intervals(task, golds, preds, args.bootstrap, args.level, args.seed, base)
-    print("")
+    print("", file=table)
     for line in format_intervals(intervals, args.level, args.bootstrap):
-        print(line)
+        print(line, file=table)
     return {i.metric: i.to_json() for i in intervals}
