@@ -50,14 +50,14 @@ def test_json_and_lines():
     assert len(js["boxes"]) == 1 and js["masks"][0]["size"] == [30, 30] and isinstance(js["masks"][0]["counts"], str)
     assert js["scores"] == [0.9] and js["image_ids"] == [0, 1, 0]
     lines = describe_prediction(pred)
-    assert lines[0].startswith("  box 0: image 0, 'red box', [") and lines[0].endswith("score 0.900")
-    assert lines[1].startswith("  mask 0: image 1, ") and lines[1].endswith(" px")
-    assert lines[2].startswith("  point 0: image 0, 'red box', (10.")
+    assert lines[0].startswith("  box 0: Image 1, 'red box', [") and lines[0].endswith("score 0.900")
+    assert lines[1].startswith("  mask 0: Image 2, ") and lines[1].endswith(" px")
+    assert lines[2].startswith("  point 0: Image 1, 'red box', (10.")
 
 
 def test_which_image_answer_names_the_image():
     pred = parse_any("<img_1>", SIZES, G)
-    assert pred.image_ids == [1] and "  images: 1" in describe_prediction(pred)
+    assert pred.image_ids == [1] and "  picked: Image 2" in describe_prediction(pred)
 
 
 def test_draw_prediction_marks_the_box(tmp_path):

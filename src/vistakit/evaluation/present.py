@@ -21,7 +21,7 @@ from ..data.record import VisualPrompt
 from ..geometry import Mask, SequenceGrammar
 from ..tasks import Prediction
 from ..tasks.base import with_decoded_masks
-from ..tasks.common import spans_to_prediction
+from ..tasks.common import image_name, spans_to_prediction
 
 LOCATION_KINDS = ("box", "point", "mask", "keypoints")
 _KIND_ORDER = {"box": 0, "mask": 1, "keypoints": 2, "point": 3}  # the layout per_kind reads
@@ -105,14 +105,15 @@ def per_kind(pred: Prediction) -> dict[str, list[tuple[int | None, str]]]:
 
 def describe_prediction(pred: Prediction) -> list[str]:
     """Readable lines: one per box, mask, keypoint figure and point (image, label, geometry, score), then the
-    picked images of an answer without locations, and what could not be read."""
+    picked images of an answer without locations, and what could not be read. Images are named as the prompt
+    numbers them, from 1 ("Image 1" is ``image_ids`` 0)."""
     meta = per_kind(pred)
     scores = pred.scores if pred.scores is not None else np.zeros(0)
     lines = []
 
     def head(kind: str, i: int) -> str:
         image, label = meta[kind][i]
-        bits = [f"image {image}" if image is not None else "", repr(label) if label else ""]
+        bits = [image_name(image) if image is not None else "", repr(label) if label else ""]
         return f"  {kind} {i}: " + "".join(f"{b}, " for b in bits if b)
 
     for i, box in enumerate(pred.boxes):
@@ -126,7 +127,7 @@ def describe_prediction(pred: Prediction) -> list[str]:
     for i, (x, y) in enumerate(np.asarray(pred.points).reshape(-1, 2)):
         lines.append(head("point", i) + f"({x:.1f}, {y:.1f})")
     if not any(meta.values()) and pred.image_ids:
-        lines.append(f"  images: {', '.join(str(k) for k in pred.image_ids)}")
+        lines.append(f"  picked: {', '.join(image_name(k) for k in pred.image_ids)}")
     if pred.empty:
         lines.append("  (the answer says: no such object)")
     lines.extend(f"  problem: {p}" for p in pred.problems)

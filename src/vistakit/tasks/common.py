@@ -70,6 +70,11 @@ def image_tag(k: int) -> str:
     return SequenceGrammar.encode_image(k)
 
 
+def image_name(k: int) -> str:
+    """What a user reads for the 0-based image index ``k``: "Image k+1", as the prompts number images."""
+    return f"Image {int(k) + 1}"
+
+
 # --- decoders: spans (normalised model frame) → original pixels ---------------------------------------------
 def span_to_original(span: Span, image_sizes: Sequence[Sequence[int]]) -> Any:
     """The span's geometry in original pixels of the image it names (image 0 if it names none).

@@ -1,6 +1,8 @@
 """``which_image``: which of several images matches the description? Answer: ``<img_k>`` (0-based).
 
-Targets: ``image_ids`` [k] (the picked image). The prompt labels images from 1 ("Image 1:" is index 0).
+Targets: ``image_ids`` [k] (the picked image). The prompt labels images from 1 ("Image 1:" is index 0), and so does
+what a user reads: the prediction's ``text`` says "Image k+1" (:func:`image_name`), while ``image_ids`` stays the
+0-based index into the sample's images (as the grammar, the records and the metrics count them).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from ..data.record import Record, Targets
 from ..geometry import SequenceGrammar
 from ..geometry.sequence import ParseResult
 from .base import Prediction, Task, register_task
-from .common import Size, image_tag
+from .common import Size, image_name, image_tag
 
 
 @register_task
@@ -34,7 +36,8 @@ class WhichImage(Task):
     def read(self, res: ParseResult, image_sizes: Sequence[Size]) -> Prediction:
         picked = [k for k in res.images if k < len(image_sizes)]
         problems = [] if picked else ["the answer names no image of the sample"]
-        return Prediction(text=res.text, image_ids=picked[:1], problems=problems)
+        text = res.text.strip() or (image_name(picked[0]) if picked else "")  # the grammar's <img_0> is "Image 1"
+        return Prediction(text=text, image_ids=picked[:1], problems=problems)
 
     def score(self, golds: list[Record], preds: list[Prediction]) -> dict[str, float]:
         from ..metrics.selection import image_selection_accuracy
