@@ -31,3 +31,13 @@ def test_train_errors_are_one_line(sw_small, tmp_path, capsys):
     assert "no 'train' split in the data folder" in capsys.readouterr().err
     assert main(["train", "--data", str(sw_small), "--out", str(tmp_path / "z"), "--preset", "huge"]) == 2
     assert "unknown model preset 'huge'" in capsys.readouterr().err
+
+
+def test_the_eval_hint_names_a_split_the_data_has(tmp_path):
+    from vistakit.commands.train import _eval_hint
+
+    (tmp_path / "train2017.jsonl").write_text("")
+    hint = _eval_hint(str(tmp_path), "val", "train2017", tmp_path / "run")
+    assert "--split train2017" in hint and "no 'val' split" in hint
+    (tmp_path / "val.jsonl").write_text("")
+    assert _eval_hint(str(tmp_path), "val", "train2017", tmp_path / "run").endswith("--split val")

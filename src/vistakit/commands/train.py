@@ -95,5 +95,14 @@ def _run_one(args: argparse.Namespace) -> int:
         val = f", val loss {result.val_loss:.4f}" if result.val_loss is not None else ""
         print(f"trained to step {result.step}: loss {result.loss:.4f}{val}; model in {result.out} "
               f"(curves: {result.out / 'train' / 'curves.png'})")  # fmt: skip
-        print(f"evaluate it: vistakit eval --data {cfg.data} --checkpoint {result.out} --split {cfg.val_split}")
+        print(_eval_hint(cfg.data, cfg.val_split, cfg.train_split, result.out))
     return 0
+
+
+def _eval_hint(data: str, val_split: str, train_split: str, out: Path) -> str:
+    """The ``vistakit eval`` line to run next, naming a split the data folder has (its validation split, else the
+    training split, saying that those records were trained on)."""
+    if Path(data, f"{val_split}.jsonl").is_file():
+        return f"evaluate it: vistakit eval --data {data} --checkpoint {out} --split {val_split}"
+    return (f"evaluate it: vistakit eval --data {data} --checkpoint {out} --split {train_split} "
+            f"(no '{val_split}' split in {data}: these are the records it trained on)")  # fmt: skip
