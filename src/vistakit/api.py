@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from .data.domain import TrainingDomain, read_domain
 from .data.record import IMAGE_PLACEHOLDER, REGION_PLACEHOLDER, VisualPrompt
 from .geometry import Boxes, Frame, Keypoints, Mask, Points, Space
 from .paths import REFERENCE_CHECKPOINT
@@ -89,6 +90,7 @@ class Prepared:
     task: str | None
     generation: tuple[int, int, bool]  # (max_new_tokens, num_beams, constrained): one batch shares them
     prompt_tokens: int
+    warnings: tuple[str, ...] = ()  # an untrained task, images far outside the training domain
 
 
 @dataclass
@@ -101,7 +103,9 @@ class Result:
     one per span, in the order boxes, masks, keypoints, points) or the images an answer picked; ``labels`` the
     phrase of each location; ``scores`` one confidence per box (or mask) when they line up with the answer's
     spans, else empty; ``loc_scores`` the probability of every location token, in order; ``empty`` is True when
-    the answer said "no such object"; ``problems`` lists what could not be read.
+    the answer said "no such object"; ``problems`` lists what could not be read; ``warnings`` says why the
+    answer may not be trusted: a task the model was never trained on, or an image far outside its training images
+    (:mod:`vistakit.data.domain`).
     """
 
     text: str
@@ -118,6 +122,7 @@ class Result:
     loc_scores: list[float] = field(default_factory=list)
     empty: bool = False
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     prompt: str = ""
     regions: list[VisualPrompt] = field(default_factory=list)
     prompt_tokens: int = 0
@@ -133,7 +138,8 @@ class Result:
             boxes=pred.boxes, masks=[Mask(a) for a in pred.mask_arrays()], points=pred.points,
             keypoints=list(pred.keypoints), image_ids=[int(k) for k in pred.image_ids], labels=list(pred.labels),
             scores=np.zeros(0) if pred.scores is None else pred.scores, loc_scores=list(gen.loc_scores),
-            empty=pred.empty, problems=list(pred.problems), prompt=prepared.prompt, regions=list(prepared.regions),
+            empty=pred.empty, problems=list(pred.problems), warnings=list(prepared.warnings), prompt=prepared.prompt,
+            regions=list(prepared.regions),
             prompt_tokens=prepared.prompt_tokens, completion_tokens=len(gen.token_ids),
             finish_reason="length" if len(gen.token_ids) >= prepared.generation[0] else "stop",
             images=list(prepared.images),
@@ -152,7 +158,7 @@ class Result:
     def to_json(self) -> dict[str, Any]:
         """JSON-ready values, every key always present: ``text, answer, task, image_sizes`` ([W, H] each),
         ``boxes, masks`` (COCO RLE ``{"size": [h, w], "counts": str}``), ``points, keypoints``
-        (``{"names", "xy", "visibility"}``), ``image_ids, labels, scores, loc_scores, empty, problems``."""
+        (``{"names", "xy", "visibility"}``), ``image_ids, labels, scores, loc_scores, empty, problems, warnings``."""
         from .evaluation.present import prediction_json
 
         out: dict[str, Any] = {
@@ -162,6 +168,7 @@ class Result:
             "loc_scores": [round(float(s), 6) for s in self.loc_scores], "empty": self.empty, "problems": [],
         }  # fmt: skip
         out.update(prediction_json(self.prediction()))
+        out["warnings"] = list(self.warnings)
         return out
 
     def draw(self) -> list[Image.Image]:
@@ -247,19 +254,23 @@ PRECISIONS = ("fp32", "bf16")
 class Vista:
     """A loaded model ready to answer: wraps an :class:`~vistakit.model.Engine` (model + processor + device)."""
 
-    def __init__(self, engine: Engine, name: str = "vistakit", precision: str = "fp32") -> None:
+    def __init__(
+        self, engine: Engine, name: str = "vistakit", precision: str = "fp32", domain: TrainingDomain | None = None
+    ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         self.engine = engine
         self.name = name
         self.precision = precision
+        self.domain = domain  # what the model was trained on (None: the checkpoint records nothing, so no warnings)
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, device: str = "auto", precision: str = "fp32") -> Vista:
-        """Load a checkpoint folder (``config.json`` + weights + tokenizer; ``None``: the shipped reference
-        model) onto ``device`` (``auto``: CUDA when available, else CPU). ``precision``: ``fp32``, or ``bf16`` to
-        run generation under bfloat16 autocast (weights stay fp32) — on CPUs with bf16 instructions (AVX-512 BF16,
-        AMX) and on GPUs it makes large batches much faster; the reference model was trained under it."""
+        """Load a checkpoint folder (``config.json`` + weights + tokenizer, and ``training_domain.json`` when
+        training recorded one; ``None``: the shipped reference model) onto ``device`` (``auto``: CUDA when
+        available, else CPU). ``precision``: ``fp32``, or ``bf16`` to run generation under bfloat16 autocast (weights
+        stay fp32) — on CPUs with bf16 instructions (AVX-512 BF16, AMX) and on GPUs it makes large batches much
+        faster; the reference model was trained under it."""
         import torch
 
         from .model import Engine, load_pretrained
@@ -274,7 +285,7 @@ class Vista:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         model, processor = load_pretrained(folder)
         model.to(device)
-        return cls(Engine(model, processor, device), folder.name, precision)
+        return cls(Engine(model, processor, device), folder.name, precision, read_domain(folder))
 
     @property
     def processor(self) -> Any:
@@ -349,7 +360,8 @@ class Vista:
         if tokens >= self.max_positions:
             raise ValueError(f"{where}: the prompt takes {tokens} tokens (image slots included); this model holds "
                              f"{self.max_positions} with the answer, so shorten the prompt or send fewer images")  # fmt: skip
-        return Prepared(arrays, sizes, prompt, regions, request.task, generation, tokens)
+        warnings = tuple(self.domain.warnings(request.task, arrays)) if self.domain is not None else ()
+        return Prepared(arrays, sizes, prompt, regions, request.task, generation, tokens, warnings)
 
     def _autocast(self) -> Any:
         import contextlib

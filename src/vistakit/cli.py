@@ -17,6 +17,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
     (("data", "convert"), "vistakit.commands.data_convert", "a real data set in its public format → a vistakit dataset folder"),
     (("data", "generate"), "vistakit.commands.data_generate", "write a ShapesWorld split in the unified format"),
     (("data", "show"), "vistakit.commands.data_show", "draw samples of a data set with their annotations in a grid"),
+    (("data", "domain"), "vistakit.commands.data_domain", "summarise training data as a checkpoint's training domain"),
     (("score",), "vistakit.commands.score", "score a predictions .jsonl against gold records for one task"),
     (("train",), "vistakit.commands.train", "train a model from a preset on a data folder (checkpoints, logs, curves)"),
     (("fit-relevance",), "vistakit.commands.fit_relevance", "fit a checkpoint's relevance head alone on comparison questions"),

@@ -28,6 +28,7 @@ from typing import Any
 import torch
 
 from ..data.dataset import RecordDataset
+from ..data.domain import TrainingDomain, data_source, read_domain, summarize_records, write_domain
 from ..data.record import Record
 from ..model.modeling import VistaOutput
 from . import checkpoint as ckpt
@@ -79,6 +80,14 @@ def _split_records(cfg: TrainConfig, split: str, required: bool) -> list[Record]
     return records
 
 
+def training_domain(cfg: TrainConfig, records: list[Record], mixture: TaskMixture) -> TrainingDomain:
+    """What this run trains on (the tasks its mixture gives weight, the data's source and images), together with
+    what the ``init`` checkpoint recorded (:mod:`vistakit.data.domain`)."""
+    tasks = [t for t, w in mixture.weights().items() if w > 0]
+    ours = summarize_records(records, [data_source(cfg.data)], tasks, note=f"{cfg.data} ({cfg.train_split})")
+    return ours.merged(read_domain(cfg.init) if cfg.init else None)
+
+
 class Trainer:
     """One training run of ``cfg``. ``progress``: show a tqdm bar; ``echo``: print one line per logged step
     instead (for logs that are not a terminal). Build it, then call :meth:`run`."""
@@ -118,6 +127,7 @@ class Trainer:
         train_records = _split_records(cfg, cfg.train_split, required=True)
         self.mixture = TaskMixture(train_records, cfg.mixture, cfg.default_weight, cfg.seed)
         self.train_records = train_records
+        self.domain = training_domain(cfg, train_records, self.mixture)  # written beside every saved model
         self.val_records = _split_records(cfg, cfg.val_split, required=False) or []
         self.start_step = 0
         self.init_report = None
@@ -227,8 +237,10 @@ class Trainer:
 
     def save(self, step: int, extra: dict[str, Any]) -> Path:
         state = {"train_config": self.cfg.to_dict(), **extra}
-        return ckpt.save_checkpoint(self.out, step, self.model, self.processor, self.optimizer, self.scheduler,
-                                    state, self.cfg.keep_checkpoints)  # fmt: skip
+        folder = ckpt.save_checkpoint(self.out, step, self.model, self.processor, self.optimizer, self.scheduler,
+                                      state, self.cfg.keep_checkpoints)  # fmt: skip
+        write_domain(folder, self.domain)
+        return folder
 
     def pretrain_vision(self, log: RunLog) -> dict[str, float]:
         """The vision pre-training stage (:mod:`.vision_pretrain`) on this run's records, logged to ``log``."""
@@ -343,6 +355,7 @@ class Trainer:
                     return TrainResult(self.out, step, last_loss, val_loss, finished=False)
             if main:
                 ckpt.export_model(self.model, self.processor, self.out)
+                write_domain(self.out, self.domain)
                 plot_curves(log.path, train_dir / "curves.png")
             distributed.barrier(self.dist)
             return TrainResult(self.out, step, last_loss, val_loss, finished=True)
