@@ -12,8 +12,8 @@ import sys
 
 # Converter names, kept here (not imported) so ``vistakit --help`` stays fast; a test checks they match.
 FORMATS = (
-    "coco-captions", "coco-instances", "coco-keypoints", "llava", "localized-narratives", "refcoco",
-    "video-localized-narratives", "visual-genome",
+    "coco-attcoseg", "coco-captions", "coco-coseg", "coco-instances", "coco-keypoints", "grefcoco", "llava",
+    "localized-narratives", "nlvr2", "refcoco", "video-localized-narratives", "visual-genome",
 )  # fmt: skip
 
 

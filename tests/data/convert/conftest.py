@@ -31,3 +31,24 @@ def _roundtrip(conv: Conversion, out: Path) -> dict[str, list]:
     back = {split: list(read_records(out / f"{split}.jsonl")) for split in info["splits"]}
     assert {k: len(v) for k, v in back.items()} == {k: len(v) for k, v in conv.splits.items()}
     return back
+
+
+@pytest.fixture
+def score_cli(tmp_path, capsys):
+    """``score_cli(task, golds, answers)``: metrics of ``vistakit score`` for ``answers`` (id → answer text)
+    against the gold records ``golds``, run through the CLI."""
+
+    def run(task: str, golds: list, answers: dict[str, str]) -> dict:
+        import json
+
+        from vistakit.cli import main
+        from vistakit.data.record import write_records
+
+        gold, pred = tmp_path / f"gold_{task}.jsonl", tmp_path / f"pred_{task}.jsonl"
+        write_records(gold, golds)
+        pred.write_text("".join(json.dumps({"id": k, "answer": v}) + "\n" for k, v in answers.items()))
+        capsys.readouterr()
+        assert main(["score", "--task", task, "--gold", str(gold), "--pred", str(pred), "--json"]) == 0
+        return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+    return run

@@ -2,7 +2,8 @@
 
 One module per source format, each registering a :class:`~.base.Converter` in :data:`CONVERTERS`
 (``coco-instances``, ``coco-captions``, ``coco-keypoints``, ``refcoco``, ``visual-genome``,
-``localized-narratives``, ``video-localized-narratives``, ``llava``). Run one with
+``localized-narratives``, ``video-localized-narratives``, ``llava``, ``grefcoco``, ``nlvr2``, ``coco-coseg``,
+``coco-attcoseg``). Run one with
 ``vistakit data convert --from FORMAT --out DIR ...``; :func:`write_dataset` writes the dataset folder.
 """
 
@@ -13,7 +14,10 @@ import importlib
 from .base import CONVERTERS, Conversion, Converter, RecordBuilder, get_converter, register_converter
 from .output import write_dataset
 
-_MODULES = ("coco", "refcoco", "visual_genome", "localized_narratives", "video_narratives", "llava")
+_MODULES = (
+    "coco", "refcoco", "visual_genome", "localized_narratives", "video_narratives", "llava", "grefcoco", "nlvr2",
+    "coco_coseg",
+)  # fmt: skip
 
 
 def _load_all() -> None:

@@ -257,15 +257,15 @@ def _arguments(group: Any) -> None:
         "--instances",
         action="append",
         metavar="JSON",
-        help="refcoco: COCO instances file(s) for boxes, masks and image sizes (repeatable)",
+        help="refcoco, grefcoco: COCO instances file(s) for boxes, masks and image sizes (repeatable)",
     )
     group.add_argument(
         "--split-by",
         choices=sorted(PARTITION_SPLITS),
         help="refcoco refer layout: the partition (default: from the file name refs(unc).p)",
     )
-    group.add_argument("--dataset", help="refcoco: data set name for ids and meta (default: the folder name)")
-    group.add_argument("--no-masks", action="store_true", help="refcoco: write rec records only")  # fmt: skip
+    group.add_argument("--dataset", help="refcoco, grefcoco: data set name for ids and meta (default: the folder name / grefcoco)")
+    group.add_argument("--no-masks", action="store_true", help="refcoco, grefcoco: write rec / grec records only")  # fmt: skip
 
 
 register_converter(Converter(
