@@ -31,6 +31,7 @@ from .location_head import location_logprobs
 from .mask_decoder import answer_plans, painted_kinds
 from .modeling import VistaModel
 from .processor import VistaBatch, VistaProcessor
+from .static_cache import StaticDecoder, supports
 
 _TAG_RE = re.compile(r"<[^<>\s]{1,24}>")
 _SPAN_KIND = {"<box>": "box", "<point>": "point", "<mask>": "mask", "<kps>": "keypoints"}
@@ -118,10 +119,14 @@ class _Runner:
 
 
 class Engine:
-    """Generation for a model and its processor. ``device``: where to run (default: the model's)."""
+    """Generation for a model and its processor. ``device``: where to run (default: the model's). ``lean``: greedy
+    decoding of a Llama LM runs the lean step over a static cache (:mod:`.static_cache`) — the same tokens as
+    Hugging Face's forward, faster; ``False`` always uses Hugging Face's forward (for checking and benchmarks)."""
 
-    def __init__(self, model: VistaModel, processor: VistaProcessor, device: str | torch.device | None = None) -> None:
-        self.model, self.processor = model, processor
+    def __init__(
+        self, model: VistaModel, processor: VistaProcessor, device: str | torch.device | None = None, lean: bool = True
+    ) -> None:
+        self.model, self.processor, self.lean = model, processor, lean
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
         tok = processor.tokenizer
         self.eos_id, self.pad_id = int(tok.eos_token_id), int(tok.pad_token_id)
@@ -186,6 +191,8 @@ class Engine:
     ) -> list[GenerationResult]:
         b, t = batch["input_ids"].shape
         max_new = min(max_new, self.model.config.lm.max_positions - t)
+        if self.lean and use_cache and k == 1 and not head and max_new > 0 and supports(self.model.lm) is None:
+            return self._greedy(batch, max_new, constrained)
         runner = _Runner(self.model, batch, use_cache, hidden=head)
         logits = runner.prefill()
         if k > 1:
@@ -236,6 +243,54 @@ class Engine:
                 runner.reorder(src)
             logits = runner.advance(tok)
         return [self._result(ids, probs, scores, r * k, k, alpha) for r in range(b)]
+
+    def _greedy(self, batch: VistaBatch, max_new: int, constrained: bool) -> list[GenerationResult]:
+        """Greedy decoding over a static cache with the lean step; answers leave the batch once they end. The
+        same choices and scores as :meth:`_search` with one beam (a row's tokens do not depend on the others)."""
+        model, mask = self.model, batch["attention_mask"]
+        embeds = model.embed(batch["pixel_values"], batch["image_to_sample"], batch["input_ids"],
+                             batch["instruction_ids"], batch["instruction_mask"])  # fmt: skip
+        out = model.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=model.position_ids(mask),
+                       use_cache=True)  # fmt: skip
+        decoder = StaticDecoder(model.lm, returned_cache(out), mask, max_new - 1)
+        logits = out.logits[:, -1]
+        b, dev = mask.shape[0], logits.device
+        ids: list[list[int]] = [[] for _ in range(b)]
+        probs: list[list[float]] = [[] for _ in range(b)]
+        scores = [0.0] * b
+        states: list[State] = [FREE] * b
+        rows = list(range(b))  # the sample each decoder row answers; -1 once it has ended (until compacted)
+        for step in range(max_new):
+            if logits.dtype != torch.float32 and logits.dtype != torch.float64:
+                logits = logits.float()  # softmax and score sums in at least float32
+            p_model = logits.softmax(-1)
+            if constrained:
+                allowed = torch.stack([self.constraint.mask(states[r] if r >= 0 else FREE, dev) for r in rows])
+                logits = logits.masked_fill(~allowed, -math.inf)
+            logp = logits.log_softmax(-1)
+            tok = logp.argmax(-1)
+            at = tok[:, None]
+            tok_l, logp_l, p_l = tok.tolist(), logp.gather(1, at)[:, 0].tolist(), p_model.gather(1, at)[:, 0].tolist()
+            for i, r in enumerate(rows):
+                if r < 0:
+                    continue
+                w = tok_l[i]
+                ids[r].append(w)
+                probs[r].append(p_l[i])
+                scores[r] += logp_l[i]
+                if w == self.eos_id:
+                    rows[i] = -1
+                elif constrained:
+                    states[r] = self.constraint.advance(states[r], w)
+            live = [i for i, r in enumerate(rows) if r >= 0]
+            if not live or step == max_new - 1:
+                break
+            if len(live) <= 3 * len(rows) // 4:  # compact: ended answers leave the batch
+                keep = torch.tensor(live, dtype=torch.long, device=dev)
+                decoder.keep(keep)
+                tok, rows = tok[keep], [rows[i] for i in live]
+            logits, _ = decoder.step(tok)
+        return [self._result(ids, probs, scores, r, 1, 1.0) for r in range(b)]
 
     def _head_readout(self, logits: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
         """``logits`` [R, V] with the ``<loc_k>`` block replaced: the LM's total location log-probability mass,

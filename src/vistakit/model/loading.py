@@ -44,13 +44,15 @@ def create_model(
     return model, VistaProcessor(tokenizer, model.config)
 
 
-def load_pretrained(path: str | Path, map_location: str = "cpu") -> tuple[VistaModel, VistaProcessor]:
+def load_pretrained(
+    path: str | Path, map_location: str = "cpu", merge_lora: bool = True
+) -> tuple[VistaModel, VistaProcessor]:
     """``(model, processor)`` from a checkpoint directory written by ``model.save_pretrained(path, processor)``;
     offline, safetensors only. The model is returned in eval mode."""
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"no checkpoint directory at {path}")
-    model = VistaModel.from_pretrained(path, map_location)
+    model = VistaModel.from_pretrained(path, map_location, merge_lora=merge_lora)  # merge_lora=False: to resume
     return model, VistaProcessor.from_pretrained(path)
 
 

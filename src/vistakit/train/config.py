@@ -18,6 +18,7 @@ from typing import Any, Mapping, Sequence
 STAGES = ("full", "stage1", "stage2", "mask_decoder")
 SCHEDULES = ("cosine", "constant")
 OPTIMIZERS = ("adamw", "muon")  # vistakit.train.optim.build_optimizer
+PARALLEL = ("ddp", "fsdp")  # vistakit.train.distributed (gradients averaged) / vistakit.train.sharded (FSDP2)
 MODEL_PREFIX = "model."
 
 
@@ -42,6 +43,14 @@ class TrainConfig:
     else CPU) or a torch device string. ``optimizer``: ``adamw``, or ``muon`` (Muon on every 2-D parameter but
     the embedding tables and the LM's output head, AdamW on those and the rest, sharing ``lr`` and
     ``weight_decay``: :mod:`vistakit.train.muon`).
+    ``lora_r`` (> 0 turns it on): LoRA adapters of that rank through peft on the parts in ``lora_modules``
+    (``lm``, ``vision``), on the linear layers named in ``lora_targets``, scaled ``lora_alpha / lora_r``, with
+    ``lora_dropout``; those parts' own weights freeze, their adapters train beside whatever ``stage`` trains, and
+    checkpoints keep them in ``lora/`` (:mod:`vistakit.model.lora`). ``parallel``: with several processes, ``ddp``
+    (every process holds the whole model, gradients averaged: :mod:`vistakit.train.distributed`) or ``fsdp``
+    (parameters, gradients and optimizer state sharded with torch FSDP2: :mod:`vistakit.train.sharded`).
+    ``activation_checkpointing``: recompute the LM's (and an HF tower's) layer activations in the backward pass
+    instead of keeping them.
     """
 
     preset: str = "tiny"
@@ -82,12 +91,20 @@ class TrainConfig:
     vision_pretrain_batch: int = 64
     vision_pretrain_records: int = 20000
     vision_pretrain_vocab: str = "shapesworld"
+    lora_r: int = 0
+    lora_alpha: float = 16.0
+    lora_dropout: float = 0.0
+    lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "out_proj")
+    lora_modules: tuple[str, ...] = ("lm",)
+    parallel: str = "ddp"
+    activation_checkpointing: bool = False
     model_overrides: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.tasks = tuple(self.tasks)
         self.betas = tuple(float(b) for b in self.betas)
         self.model_overrides = tuple(self.model_overrides)
+        self.lora_targets, self.lora_modules = tuple(self.lora_targets), tuple(self.lora_modules)
         self.mixture = {str(k): float(v) for k, v in dict(self.mixture).items()}
         self.validate()
 
@@ -123,6 +140,12 @@ class TrainConfig:
         if self.vision_pretrain_steps and self.stage != "full":
             raise ValueError(f"train setting vision_pretrain_steps trains the vision tower: it needs stage 'full', "
                              f"got stage {self.stage!r}")  # fmt: skip
+        if self.parallel not in PARALLEL:
+            raise ValueError(f"train setting parallel must be one of {list(PARALLEL)}, got {self.parallel!r}")
+        if isinstance(self.lora_r, bool) or not isinstance(self.lora_r, int) or self.lora_r < 0:
+            raise ValueError(f"train setting lora_r must be an integer >= 0 (0: no LoRA), got {self.lora_r!r}")
+        if self.lora_r:
+            self.lora_settings()
         bad = {k: v for k, v in self.mixture.items() if not v >= 0}
         if bad or not self.default_weight >= 0:
             raise ValueError(f"mixture weights must be >= 0, got {bad or self.default_weight!r}")
@@ -130,6 +153,16 @@ class TrainConfig:
             if "=" not in o:
                 raise ValueError(f"model override {o!r} must look like a.b=value")
         return self
+
+    def lora_settings(self) -> Any:
+        """The :class:`vistakit.model.lora.LoraSettings` of ``lora_*`` (validated; ``lora_r`` must be > 0)."""
+        from ..model.lora import LoraSettings
+
+        try:
+            return LoraSettings(self.lora_r, float(self.lora_alpha), float(self.lora_dropout), self.lora_targets,
+                                self.lora_modules).validate()  # fmt: skip
+        except ValueError as exc:
+            raise ValueError(f"train settings lora_*: {exc}") from None
 
     # --- JSON ---------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
