@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_model, save_model
 from torch import nn
 
+from . import lora
 from .attributes import AttributeHeads, load_vocab
 from .config import CONFIG_FILE, ModelConfig, read_config
 from .grounding import anchor_loss, grounding_loss, location_embeddings, relation_loss
@@ -42,7 +43,7 @@ WEIGHTS_FILE = "model.safetensors"
 PACK_BELOW = 0.8  # pack when under 80% of the [B, T] positions are real tokens
 # Files a checkpoint directory may hold: save_pretrained refuses to replace a folder holding anything else.
 _CHECKPOINT_FILES = (CONFIG_FILE, WEIGHTS_FILE, "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                     "added_tokens.json", "chat_template.jinja", "tokenizer.model", "vocab.json", "merges.txt")  # fmt: skip
+                     "added_tokens.json", "chat_template.jinja", "tokenizer.model", "vocab.json", "merges.txt", "lora")  # fmt: skip
 
 
 @dataclass
@@ -515,7 +516,9 @@ class VistaModel(nn.Module):
         tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
         try:
             (tmp / CONFIG_FILE).write_text(self.config.to_json() + "\n", encoding="utf-8")
-            save_model(self, str(tmp / WEIGHTS_FILE), metadata={"format": "pt", "vistakit": "1"})
+            with lora.without_lora(self):  # base weights under their usual names; adapters apart, in lora/
+                save_model(self, str(tmp / WEIGHTS_FILE), metadata={"format": "pt", "vistakit": "1"})
+            lora.save_adapters(self, tmp / lora.LORA_DIR)
             if processor is not None:
                 processor.tokenizer.save_pretrained(str(tmp))
             if path.exists():
@@ -531,8 +534,12 @@ class VistaModel(nn.Module):
         return path
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, map_location: str | torch.device = "cpu") -> VistaModel:
-        """Load a checkpoint directory offline (``config.json`` + ``model.safetensors``; never pickle)."""
+    def from_pretrained(
+        cls, path: str | Path, map_location: str | torch.device = "cpu", merge_lora: bool = True
+    ) -> VistaModel:
+        """Load a checkpoint directory offline (``config.json`` + ``model.safetensors``; never pickle). LoRA
+        adapters in ``lora/`` (:mod:`.lora`) are put on and merged into the weights (``merge_lora=False``: kept
+        apart, to resume training them)."""
         path = Path(path)
         config = read_config(path)
         weights = path / WEIGHTS_FILE
@@ -543,6 +550,10 @@ class VistaModel(nn.Module):
         if missing or unexpected:
             raise ValueError(f"{weights} does not match its config.json: missing {sorted(missing)[:5]}, "
                              f"unexpected {sorted(unexpected)[:5]}")  # fmt: skip
+        if (path / lora.LORA_DIR).is_dir():
+            lora.load_adapters(model, path / lora.LORA_DIR)
+            if merge_lora:
+                lora.merge_lora(model)
         return model.to(map_location).eval()
 
 
