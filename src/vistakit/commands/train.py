@@ -11,6 +11,7 @@ Trailing ``key=value`` words override training settings (see ``vistakit.train.co
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -63,11 +64,27 @@ def _settings(args: argparse.Namespace):
     if args.config:
         cfg = TrainConfig.load(args.config)
     elif args.resume and args.out and saved.is_file():
-        cfg = TrainConfig.load(saved)  # resume with the run's own settings unless told otherwise
+        cfg = _saved_settings(saved, Path(args.out))  # resume with the run's own settings unless told otherwise
     else:
         cfg = TrainConfig()
     cli = {"preset": args.preset, "data": args.data, "out": args.out, "tasks": args.tasks}
     return cfg.with_overrides([f"{k}={v}" for k, v in cli.items() if v is not None] + list(args.overrides))
+
+
+def _saved_settings(saved: Path, out: Path):
+    """The run's ``train_config.json``; if it is damaged, the copy in its newest intact checkpoint (said on stderr)."""
+    from ..train import checkpoint as ckpt
+    from ..train.config import TrainConfig
+
+    try:
+        return TrainConfig.load(saved)
+    except ValueError as exc:
+        folder, _ = ckpt.newest_intact_checkpoint(out)
+        state = ckpt.read_trainer_state(folder) if folder is not None else {}
+        if "train_config" not in state:
+            raise
+        print(f"resume: {exc}; using the settings saved in {folder}", file=sys.stderr, flush=True)
+        return TrainConfig.from_dict(state["train_config"], f"{folder / ckpt.STATE_FILE}: train_config")
 
 
 def _run_one(args: argparse.Namespace) -> int:

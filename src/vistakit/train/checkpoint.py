@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
 import shutil
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,50 @@ def list_checkpoints(out: str | Path) -> list[tuple[int, Path]]:
 def latest_checkpoint(out: str | Path) -> Path | None:
     found = list_checkpoints(out)
     return found[-1][1] if found else None
+
+
+def check_checkpoint(folder: str | Path) -> None:
+    """Raise ``ValueError`` (or ``FileNotFoundError``) naming the first damaged file of a training checkpoint:
+    ``trainer_state.json`` and ``config.json`` must parse and validate, ``model.safetensors`` must be a whole
+    safetensors file (header and size) and ``training_state.pt`` a whole zip archive (its central directory,
+    which a file cut short loses). Cheap: no tensor is read."""
+    from ..model.config import read_config
+    from ..model.limits import check_weights_file
+    from ..model.modeling import WEIGHTS_FILE
+
+    folder = Path(folder)
+    read_trainer_state(folder)
+    read_config(folder)
+    check_weights_file(folder / WEIGHTS_FILE)
+    check_training_state_file(folder / TENSOR_STATE_FILE)
+
+
+def check_training_state_file(path: Path) -> None:
+    """Raise ``ValueError`` naming ``path`` if it is not a whole ``torch.save`` archive."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path.parent} is not a training checkpoint: no {TENSOR_STATE_FILE}")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a whole training-state archive ({exc}); the checkpoint is damaged") from None
+    if not any(n.endswith("/data.pkl") or n == "data.pkl" for n in names):
+        raise ValueError(f"{path}: not a torch.save archive (no data.pkl inside); the checkpoint is damaged")
+
+
+def newest_intact_checkpoint(out: str | Path) -> tuple[Path | None, list[tuple[Path, str]]]:
+    """The newest checkpoint under ``OUT/checkpoints`` that :func:`check_checkpoint` passes, and the newer ones it
+    skipped as ``(folder, reason)`` — so ``--resume`` continues from the last good state and says what it
+    passed over."""
+    skipped: list[tuple[Path, str]] = []
+    for _, folder in reversed(list_checkpoints(out)):
+        try:
+            check_checkpoint(folder)
+        except (ValueError, TypeError, FileNotFoundError) as exc:
+            skipped.append((folder, str(exc)))
+            continue
+        return folder, skipped
+    return None, skipped
 
 
 def _replace_dir(tmp: Path, final: Path) -> None:
@@ -169,7 +215,12 @@ def restore_training_state(
     path = Path(folder) / TENSOR_STATE_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{folder} is not a training checkpoint: no {TENSOR_STATE_FILE}")
-    tensors = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        tensors = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, OSError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{path}: not a readable training state ({first[:200]}); the checkpoint is damaged — "
+                         f"resume from an earlier one") from None  # fmt: skip
     saved = tensors["optimizer"]
     if model is not None:
         saved = _aligned_optimizer_state(saved, tensors.get("param_names"), optimizer, model, path)
@@ -190,6 +241,8 @@ def export_model(model: Any, processor: Any, out: str | Path) -> Path:
     if tmp.exists():
         shutil.rmtree(tmp)
     model.save_pretrained(tmp, processor)
+    for sub in sorted(p for p in tmp.iterdir() if p.is_dir()):  # LoRA adapters (lora/), in place before config.json
+        _replace_dir(sub, out / sub.name)
     files = sorted(p for p in tmp.iterdir() if p.is_file())
     for p in sorted(files, key=lambda p: p.name == "config.json"):
         os.replace(p, out / p.name)

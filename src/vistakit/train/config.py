@@ -186,7 +186,10 @@ class TrainConfig:
             raise ValueError(f"{where}: {exc}") from None
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        """Write the settings as JSON atomically (a resumed run rewrites them; a kill must not truncate them)."""
+        from ..atomic import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":

@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..atomic import atomic_write
 from .log import AUX_LOSSES, read_log
 
 PANEL_W, PANEL_H, MARGIN = 360, 240, 44
@@ -143,4 +144,5 @@ def _save_small(sheet: Image.Image, out_png: Path) -> None:
     """Save as a 64-colour palette PNG: about half the bytes of RGB (this matters for the shipped checkpoint's size
     budget) with no visible change — the drawing's lines are a few flat colours and only the text's antialiased
     edges are rounded (mean pixel difference 0.04 of 255)."""
-    sheet.quantize(colors=64, dither=Image.Dither.NONE).save(out_png, optimize=True)
+    with atomic_write(out_png, "wb") as fh:  # a resumed run redraws it: never leave a torn PNG
+        sheet.quantize(colors=64, dither=Image.Dither.NONE).save(fh, format="PNG", optimize=True)

@@ -3,7 +3,8 @@
 Every entry has ``kind`` (``train``, ``val`` or ``metric``) and ``step`` (optimizer steps done); ``train``
 entries add ``loss``, ``lr``, ``grad_norm``, ``samples_per_s`` and the batch ``fingerprint``; ``val`` entries
 ``loss``; ``metric`` entries ``task``, ``metric`` and ``value``. On resume, entries past the resumed step (written
-after the last checkpoint by the interrupted run) are dropped so the log reads as one uninterrupted run.
+after the last checkpoint by the interrupted run) are dropped so the log reads as one uninterrupted run; that
+rewrite is atomic (:mod:`vistakit.atomic`), so a kill during it leaves the old log whole.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import json
 import math
 from pathlib import Path
 from typing import Any, Iterator
+
+from ..atomic import atomic_write_text
 
 AUX_LOSSES = ("grounding_loss", "anchor_loss", "relation_loss", "region_text_loss", "attribute_loss", "location_loss", "mask_loss")  # model-output losses logged (and plotted) beside the loss
 
@@ -25,9 +28,9 @@ class RunLog:
         self.path = self.folder / "log.jsonl"
         if resume_step is None:
             self.path.write_text("", encoding="utf-8")
-        elif self.path.exists():
+        elif self.path.exists():  # rewritten atomically: a kill here leaves the old log whole, never an empty one
             kept = [e for e in read_log(self.path) if e.get("step", 0) <= resume_step]
-            self.path.write_text("".join(json.dumps(e) + "\n" for e in kept), encoding="utf-8")
+            atomic_write_text(self.path, "".join(json.dumps(e) + "\n" for e in kept))
         self._fh = self.path.open("a", encoding="utf-8")
         self._tb = None
         if tensorboard:

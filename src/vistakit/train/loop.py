@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +113,16 @@ class Trainer:
         self.echo = echo and not progress and self.dist.main
         self.device = distributed.init(self.dist, resolve_device(cfg.device))
         latest = ckpt.latest_checkpoint(self.out)
+        self.skipped_checkpoints: list[tuple[Path, str]] = []  # damaged checkpoints --resume passed over
+        if resume and latest is not None:
+            latest, self.skipped_checkpoints = ckpt.newest_intact_checkpoint(self.out)
+            if latest is None:
+                reasons = "; ".join(f"{p.name}: {why}" for p, why in self.skipped_checkpoints)
+                raise ValueError(f"--resume: every checkpoint in {self.out / ckpt.CHECKPOINTS} is damaged ({reasons})")
+            for folder, why in self.skipped_checkpoints:
+                if self.dist.main:
+                    print(f"resume: skipping the damaged checkpoint {folder.name} ({why}); resuming from "
+                          f"{latest.name}", file=sys.stderr, flush=True)  # fmt: skip
         if resume and latest is None:
             raise FileNotFoundError(f"--resume: no checkpoint to resume from in {self.out / ckpt.CHECKPOINTS}")
         if not resume and (latest is not None or (self.out / "config.json").exists()):
@@ -397,6 +408,8 @@ def describe(trainer: Trainer) -> list[str]:
         f"{cfg.steps} steps × {cfg.batch_size} × {cfg.grad_accum} samples, lr {cfg.lr:g} → {cfg.out}"
         + (f" (resuming at step {trainer.start_step})" if trainer.latest is not None else ""),
     ]
+    for folder, _ in trainer.skipped_checkpoints:
+        lines.append(f"skipped the damaged checkpoint {folder.name}; resumed from {trainer.latest.name}")
     if trainer.dist.active:
         lines.append(f"data-parallel: {trainer.dist.world} processes, {cfg.batch_size // trainer.dist.world} samples "
                      f"of each batch per process, {torch.get_num_threads()} torch thread(s) each")  # fmt: skip
