@@ -13,7 +13,7 @@ from vistakit.model import Engine
 from vistakit.serve import ServeSettings, create_app
 
 RESULT_KEYS = {"text", "answer", "task", "image_sizes", "boxes", "masks", "points", "keypoints", "image_ids", "labels",
-               "scores", "loc_scores", "empty", "problems"}  # fmt: skip
+               "scores", "loc_scores", "empty", "problems", "warnings"}  # fmt: skip
 SETTINGS = ServeSettings(default_new_tokens=8, max_new_tokens=64, max_wait_ms=5)
 
 

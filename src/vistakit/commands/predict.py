@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     from ..model.engine import attach_scores
     from ..model.processor import to_rgb_array
     from ..tasks import get_task
-    from ._model_args import generation_kwargs, load_engine
+    from ..data.domain import read_domain
+    from ._model_args import checkpoint_path, generation_kwargs, load_engine
 
     if args.task is not None:
         get_task(args.task)  # unknown task: KeyError listing the known ones, before loading the model
@@ -77,18 +78,23 @@ def run(args: argparse.Namespace) -> int:
     else:
         pred = parse_any(result.text, sizes, engine.processor.grammar, painted=painted)
     attach_scores(pred, result)
+    domain = read_domain(checkpoint_path(args.checkpoint))  # None: the checkpoint records no training domain
+    warnings = domain.warnings(args.task, arrays) if domain is not None else []
     if args.out:
         img = draw_prediction(arrays, sizes, prompt, result.text, pred, args.task or "predict", regions)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         img.save(args.out)
     if args.json:
         out = {"answer": result.text, "task": args.task, "image_sizes": [list(s) for s in sizes],
-               **prediction_json(pred), "loc_scores": [round(s, 6) for s in result.loc_scores]}  # fmt: skip
+               **prediction_json(pred), "loc_scores": [round(s, 6) for s in result.loc_scores],
+               "warnings": warnings}  # fmt: skip
         if args.out:
             out["overlay"] = args.out
         print(json.dumps(out))
         return 0
     print(result.text)
+    for warning in warnings:
+        print(f"warning: {warning}")
     lines = describe_prediction(pred)
     if lines:
         print("results in original pixels:")

@@ -107,12 +107,14 @@ def create_app(vista: Vista, settings: ServeSettings | None = None) -> FastAPI:
 
     @app.get("/v1/tasks", response_model=TaskList, tags=["vistakit"])
     async def tasks() -> dict[str, Any]:
-        """The task names a request may give, with their prompt templates ({slot}s to fill in)."""
+        """The task names a request may give, with their prompt templates ({slot}s to fill in) and whether the
+        model was trained on each (``trained``; null when its checkpoint records no training domain)."""
         out = []
         for name in task_names():
             task = get_task(name)
+            trained = None if vista.domain is None else name in vista.domain.tasks
             out.append({"name": name, "num_images": task.num_images, "slots": sorted(task.slots),
-                        "prompt_templates": list(task.prompt_templates)})  # fmt: skip
+                        "prompt_templates": list(task.prompt_templates), "trained": trained})  # fmt: skip
         return {"tasks": out}
 
     @app.get("/health", response_model=Health, tags=["vistakit"])

@@ -82,6 +82,8 @@ class PredictResponse(BaseModel):
     loc_scores: list[float] = Field(description="the probability of every location token, in order")
     empty: bool = Field(description="the answer said: no such object")
     problems: list[str] = Field(description="what could not be read from the answer")
+    warnings: list[str] = Field(description="why the answer may not be trusted: a task the model was never trained "
+                                "on, or an image far outside its training images")
 
 
 # --- /v1/chat/completions (OpenAI-compatible) ---------------------------------------------------------------
@@ -178,6 +180,8 @@ class TaskInfo(BaseModel):
     num_images: int | None = Field(description="images a prompt of this task shows (null: any number)")
     slots: list[str] = Field(description="the {slot} names its templates use")
     prompt_templates: list[str]
+    trained: bool | None = Field(None, description="whether the served model was trained on this task (null: its "
+                                 "checkpoint records no training domain)")
 
 
 class TaskList(BaseModel):

@@ -43,7 +43,8 @@ async function call(url, options) {
 
 /**
  * The tasks the server knows: [{name, templates}] from GET /v1/tasks, which may answer {tasks: [...]} or a bare
- * list, each entry {name, prompt_templates | templates}.
+ * list, each entry {name, prompt_templates | templates, trained} (trained: false for a task the model never
+ * learnt, null or absent when the server does not know).
  */
 export async function fetchTasks() {
   const body = await call("/v1/tasks", { headers: { Accept: "application/json" } });
@@ -51,7 +52,7 @@ export async function fetchTasks() {
   if (!Array.isArray(entries)) throw new ServerError("GET /v1/tasks: expected a list of tasks", 200);
   return entries
     .filter((t) => t && typeof t.name === "string")
-    .map((t) => ({ name: t.name, templates: t.prompt_templates || t.templates || [] }));
+    .map((t) => ({ name: t.name, templates: t.prompt_templates || t.templates || [], trained: t.trained }));
 }
 
 /** POST /v1/predict with {images, prompt, task, regions, max_new_tokens}; the parsed answer, or a ServerError. */

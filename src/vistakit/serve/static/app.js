@@ -111,7 +111,7 @@ async function loadTasks() {
       state.tasks.set(task.name, task.templates);
       const option = document.createElement("option");
       option.value = task.name;
-      option.textContent = task.name;
+      option.textContent = task.trained === false ? `${task.name} (not trained)` : task.name;
       $("task").append(option);
     }
   } catch (err) {
@@ -184,6 +184,7 @@ function showAnswer(result) {
   };
   if (chosen.length) line(`chosen: ${chosen.map((k) => `image ${k + 1}`).join(", ")}`, "chosen-line");
   if (result.empty) line("the answer says: no such object");
+  for (const warning of result.warnings || []) line(`warning: ${warning}`, "warning");
   for (const problem of result.problems || []) line(`problem: ${problem}`, "problem");
   $("answer-json").textContent = JSON.stringify(result, null, 2);
   gallery.drawAnswer(shapes, chosen, result.image_sizes);
