@@ -460,7 +460,11 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, obj: Any, where: str = "model config") -> ModelConfig:
-        """Build (and validate) from :meth:`to_dict` output; unknown or mistyped fields raise ``ValueError``."""
+        """Build (and validate) from :meth:`to_dict` output; unknown, missing or mistyped fields raise ``ValueError``
+        naming the key (:mod:`.config_check`)."""
+        from .config_check import check_fields
+
+        check_fields(cls, obj, where)
         return _from_dict(cls, obj, where).validate()
 
 

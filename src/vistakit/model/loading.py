@@ -16,6 +16,7 @@ from typing import Any
 from safetensors.torch import load_file
 
 from .config import ModelConfig, apply_overrides, read_config
+from .limits import check_model_size, check_weights_file
 from .modeling import WEIGHTS_FILE, VistaModel, build_model
 from .processor import VistaProcessor
 from .text_tokenizer import DEFAULT_VOCAB, load_lm_tokenizer, load_tokenizer, train_tokenizer
@@ -92,7 +93,9 @@ def load_for_finetuning(
     weights = path / WEIGHTS_FILE
     if not weights.is_file():
         raise FileNotFoundError(f"init: {path} is not a vistakit checkpoint (no {WEIGHTS_FILE})")
+    check_weights_file(weights)
     config = apply_overrides(read_config(path), overrides)
+    check_model_size(config, f"init: {path / 'config.json'} with the overrides {list(overrides)}")
     tokenizer = load_tokenizer(path)
     model = build_model(config, tokenizer, load_weights=False)
     state = load_file(str(weights))
