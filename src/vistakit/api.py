@@ -254,6 +254,10 @@ PRECISIONS = ("fp32", "bf16")
 class Vista:
     """A loaded model ready to answer: wraps an :class:`~vistakit.model.Engine` (model + processor + device)."""
 
+    # Image files and PIL images above this many pixels are refused from their header, before decoding; set it on
+    # an instance (None: $VISTAKIT_MAX_IMAGE_PIXELS when set, else 4096 × 4096, the server's default).
+    max_image_pixels: int | None = None
+
     def __init__(
         self, engine: Engine, name: str = "vistakit", precision: str = "fp32", domain: TrainingDomain | None = None
     ) -> None:
@@ -346,7 +350,7 @@ class Vista:
         images = _image_list(request.images)
         if len(images) > self.max_images:
             raise ValueError(f"{where}: {len(images)} images; this model takes at most {self.max_images}")
-        arrays = [to_rgb_array(im, f"{where} image {k}") for k, im in enumerate(images)]
+        arrays = [to_rgb_array(im, f"{where} image {k}", self.max_image_pixels) for k, im in enumerate(images)]
         sizes = [(int(a.shape[1]), int(a.shape[0])) for a in arrays]
         regions = regions_to_visual_prompts(request.regions, sizes, f"{where} regions")
         prompt = with_regions(full_prompt(request.prompt, len(arrays)), len(regions))

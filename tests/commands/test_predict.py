@@ -84,6 +84,19 @@ def test_predict_errors(micro_ckpt, image, tmp_path, capsys):
     assert "expected 2 (point) or 4 (box) numbers" in capsys.readouterr().err
 
 
+def test_bad_images_are_one_line_errors_with_the_same_pixel_limit_as_the_server(micro_ckpt, image, tmp_path, capsys):
+    full = image.read_bytes()
+    (tmp_path / "cut.png").write_bytes(full[: len(full) // 2])
+    (tmp_path / "text.png").write_text("not an image\n")
+    base = ["predict", "--checkpoint", str(micro_ckpt), "--prompt", "x", "--image"]
+    for name, words in (("cut.png", "corrupt or truncated"), ("text.png", "not a readable image file")):
+        assert main(base + [str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and name in err and words in err and "Traceback" not in err
+    assert main(base + [str(image), "--max-image-pixels", "3199"]) == 2  # the image is 80x40
+    assert "80x40 = 3200 pixels; the limit is 3199" in capsys.readouterr().err
+
+
 def test_predict_reads_an_exif_rotated_jpeg_upright_and_draws_on_it(micro_ckpt, tmp_path, capsys, monkeypatch):
     """The same upright frame as the server and the Python API: sizes, coordinates and the overlay."""
     exif = Image.Exif()

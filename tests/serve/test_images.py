@@ -4,6 +4,7 @@
 import base64
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -118,3 +119,25 @@ def test_file_urls_only_inside_the_allowed_folder(tmp_path, png):
         assert err.code == "forbidden_path" and "outside the allowed image folder" in err.message
     assert refused(f"file://{allowed}/missing.png", settings).code == "file_not_found"
     assert "must name a local path" in refused(f"file://otherhost{allowed}/a.png", settings).message
+
+
+def test_file_url_problems_are_400s_naming_the_url_as_given_never_a_resolved_path(tmp_path, png):
+    allowed, secret = tmp_path / "allowed", tmp_path / "secret-target"
+    allowed.mkdir(), secret.mkdir()
+    (allowed / "ok.png").write_bytes(png)
+    (allowed / "link").symlink_to(secret)
+    (secret / "x.png").write_bytes(png)
+    settings = ServeSettings(allowed_file_dir=allowed)
+    cases = {
+        f"file://{allowed}/ok.png%00.jpg": "invalid_image_url",  # was a 500: embedded null byte
+        f"file://{allowed}/{'a' * 5000}.png": "invalid_image_url",  # was a 500: File name too long
+        f"file://{allowed}/%ff.png": "invalid_image_url",  # percent-escapes that are not UTF-8
+        "file:///proc/self/cwd": "forbidden_path",  # resolves to the server's working directory
+        f"file://{allowed}/link/x.png": "forbidden_path",  # resolves to the symlink's target
+    }
+    for url, code in cases.items():
+        err = refused(url, settings)
+        assert err.code == code, (url, err.message)
+        assert "\n" not in err.message and url[:150] in err.message  # the URL as given (a long one cut)
+        for leaked in (str(secret), str(Path.cwd()), str(allowed.resolve()) + "\n"):
+            assert leaked not in err.message.replace(url[:200], "")  # nothing but the URL itself names a path

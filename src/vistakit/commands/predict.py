@@ -40,6 +40,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--prompt", required=True, help="the question or instruction (<image> / <region> placeholders optional)"
     )
+    p.add_argument("--max-image-pixels", type=int, default=None,
+                   help="refuse an image of more pixels (width x height), read from its header before decoding "
+                        "(default: $VISTAKIT_MAX_IMAGE_PIXELS, else 4096*4096 = 16777216, as the server)")  # fmt: skip
     p.add_argument("--task", default=None, help="parse the answer as this task (e.g. rec, res, detection, which_image)")
     p.add_argument("--region", action="append", type=_region, default=[],
                    help="a visual prompt for a <region> in the prompt: x,y or x1,y1,x2,y2 in original pixels, "
@@ -54,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from ..data.record import VisualPrompt
     from ..evaluation.present import describe_prediction, draw_prediction, parse_any, prediction_json
     from ..model.engine import attach_scores
-    from ..model.processor import to_rgb_array
+    from ..data.images import to_rgb_array
     from ..tasks import get_task
     from ..data.domain import read_domain
     from ._model_args import checkpoint_path, generation_kwargs, load_engine
@@ -62,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if args.task is not None:
         get_task(args.task)  # unknown task: KeyError listing the known ones, before loading the model
     gen = generation_kwargs(args)
-    arrays = [to_rgb_array(path, f"--image {path}") for path in args.image]
+    arrays = [to_rgb_array(path, f"--image {path}", args.max_image_pixels) for path in args.image]
     sizes = [(a.shape[1], a.shape[0]) for a in arrays]
     prompt = with_regions(full_prompt(args.prompt, len(arrays)), len(args.region))
     regions = [VisualPrompt.from_json(r, f"--region {i + 1}", sizes) for i, r in enumerate(args.region)]

@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
+from ..data.images import to_rgb_array  # noqa: F401  (the shared image loader; imported from here too)
 from ..data.record import IMAGE_PLACEHOLDER, REGION_PLACEHOLDER, Record, VisualPrompt
 from ..geometry import Boxes, ImageTransform, Mask, Points, SequenceGrammar
 from ..tasks import Prediction, get_task
@@ -51,31 +52,6 @@ class VistaBatch(dict):
 
     def to(self, device: str | torch.device) -> VistaBatch:
         return VistaBatch({k: v.to(device) for k, v in self.items()}, self.transforms)
-
-
-def to_rgb_array(image: ImageLike, where: str = "image") -> np.ndarray:
-    """A PIL image, a path, or an H×W×3 (or H×W) uint8 array → an H×W×3 uint8 RGB array.
-
-    Files and PIL images are turned upright by their EXIF orientation tag (as viewers and browsers show them),
-    so a photo gives the same pixels, and the same pixel coordinates, whichever way it reaches the model.
-    Arrays are taken as they are: they carry no tag.
-    """
-    if isinstance(image, (str, Path)):
-        if not Path(image).is_file():
-            raise FileNotFoundError(f"{where}: no image file at {image}")
-        with Image.open(image) as im:
-            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
-    if isinstance(image, Image.Image):
-        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
-    if isinstance(image, np.ndarray):
-        if image.dtype != np.uint8:
-            raise TypeError(f"{where}: expected a uint8 array, got dtype {image.dtype}")
-        if image.ndim == 2:
-            return np.repeat(image[:, :, None], 3, axis=2)
-        if image.ndim == 3 and image.shape[2] in (3, 4) and min(image.shape[:2]) > 0:
-            return np.ascontiguousarray(image[:, :, :3])
-        raise ValueError(f"{where}: expected an H×W×3 array, got shape {image.shape}")
-    raise TypeError(f"{where}: expected a PIL image, a path or a uint8 numpy array, got {type(image).__name__}")
 
 
 class VistaProcessor:

@@ -6,23 +6,20 @@ was given ``allowed_file_dir``, a ``file://`` URL inside that folder. http(s) UR
 Checks, in order, each a :class:`RequestError` naming the image: the URL scheme; the declared media type; the
 base64; the format and size read from the header (width × height > ``max_pixels`` is refused *before* any pixel
 is decoded, so a small file claiming a huge image cannot exhaust memory); then the decode itself (corrupt or
-truncated data). The EXIF orientation is applied (by :func:`vistakit.model.processor.to_rgb_array`, as for
-files given to the Python API and the CLI), as browsers display the image.
+truncated data). These image checks are the shared loader's (:mod:`vistakit.data.images`), as for files given to
+the Python API and the CLI; the EXIF orientation is applied, as browsers display the image.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import io
-import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import numpy as np
-from PIL import Image
 
-from ..model.processor import to_rgb_array
+from ..data.images import ImageError, read_image
 from .errors import RequestError
 from .settings import ServeSettings
 
@@ -40,30 +37,12 @@ def decode_base64(data: str, param: str) -> bytes:
 
 
 def read_image_bytes(data: bytes, settings: ServeSettings, param: str) -> np.ndarray:
-    """Encoded image bytes → H×W×3 uint8, with the format and pixel-count checks before decoding."""
-    if not data:
-        raise _refuse(f"{param}: the image is empty", param, "invalid_image")
-    accepted = ", ".join(settings.image_formats)
+    """Encoded image bytes → H×W×3 uint8, with the format and pixel-count checks before decoding (the shared
+    loader :func:`vistakit.data.images.read_image`; its refusals become 400s with their codes)."""
     try:
-        im = Image.open(io.BytesIO(data), formats=settings.image_formats)  # reads the header only
-    except Image.DecompressionBombError as exc:  # PIL's own, coarser guard fired first (its message has the size)
-        size = re.search(r"\((\d+) pixels\)", str(exc))
-        claimed = f"{size.group(1)} pixels" if size else "too many pixels"
-        raise _refuse(f"{param}: the image header claims {claimed}; the limit is {settings.max_pixels}", param,
-                      "image_too_large") from None  # fmt: skip
-    except Exception:  # noqa: BLE001  (PIL raises many types on foreign or garbled headers)
-        raise _refuse(f"{param}: not a readable {accepted} image (corrupt, truncated or another format)", param,
-                      "invalid_image") from None  # fmt: skip
-    with im:
-        w, h = im.size
-        if w * h > settings.max_pixels:
-            raise _refuse(f"{param}: the image is {w}x{h} = {w * h} pixels; the limit is {settings.max_pixels}",
-                          param, "image_too_large")  # fmt: skip
-        try:  # the actual decode, upright by the EXIF orientation as every other door to the model reads it
-            return to_rgb_array(im, param)
-        except Exception as exc:  # noqa: BLE001  (truncated streams, bad chunks, decoder errors…)
-            raise _refuse(f"{param}: the {im.format} image data is corrupt or truncated ({exc})", param,
-                          "invalid_image") from None  # fmt: skip
+        return read_image(data, param, settings.max_pixels, settings.image_formats)
+    except ImageError as exc:
+        raise _refuse(str(exc), param, exc.code) from None
 
 
 def _data_url(url: str, settings: ServeSettings, param: str) -> bytes:
@@ -82,6 +61,11 @@ def _data_url(url: str, settings: ServeSettings, param: str) -> bytes:
     return decode_base64(payload, param)
 
 
+def _shown(url: str) -> str:
+    """The URL as the request gave it, cut to a readable length (a refusal never shows a resolved path)."""
+    return repr(url if len(url) <= 200 else url[:200] + "…")
+
+
 def _file_url(url: str, settings: ServeSettings, param: str) -> bytes:
     folder = settings.allowed_file_dir
     if folder is None:
@@ -91,14 +75,34 @@ def _file_url(url: str, settings: ServeSettings, param: str) -> bytes:
     if parts.netloc not in ("", "localhost"):
         raise _refuse(f"{param}: file URLs must name a local path (file:///path), got host {parts.netloc!r}", param,
                       "unsupported_image_url")  # fmt: skip
-    path = Path(unquote(parts.path)).resolve()  # symlinks and '..' resolved before the containment check
-    if not path.is_relative_to(folder):
-        raise _refuse(f"{param}: {path} is outside the allowed image folder {folder}", param, "forbidden_path")
-    if not path.is_file():
-        raise _refuse(f"{param}: no image file at {path}", param, "file_not_found")
-    if path.stat().st_size > settings.max_body_bytes:
-        raise _refuse(f"{param}: {path} is larger than {settings.max_body_bytes} bytes", param, "image_too_large")
-    return path.read_bytes()
+    try:
+        raw = unquote(parts.path, errors="strict")
+    except UnicodeError:
+        raise _refuse(f"{param}: the file URL {_shown(url)} has percent-escapes that are not UTF-8", param,
+                      "invalid_image_url") from None  # fmt: skip
+    if "\x00" in raw:
+        raise _refuse(f"{param}: the file URL {_shown(url)} contains a NUL character; expected a plain file path",
+                      param, "invalid_image_url")  # fmt: skip
+    try:  # symlinks and '..' resolved before the containment check; never shown back to the caller
+        path = Path(raw).resolve()
+        inside = path.is_relative_to(folder)
+        is_file = inside and path.is_file()
+        size = path.stat().st_size if is_file else 0
+    except (OSError, ValueError, UnicodeError):  # a name too long for the file system, a bad encoding, …
+        raise _refuse(f"{param}: the file URL {_shown(url)} does not name a readable file (a name too long or "
+                      f"not valid for this file system)", param, "invalid_image_url") from None  # fmt: skip
+    if not inside:
+        raise _refuse(f"{param}: the file URL {_shown(url)} is outside the allowed image folder", param,
+                      "forbidden_path")  # fmt: skip
+    if not is_file:
+        raise _refuse(f"{param}: no image file at the file URL {_shown(url)}", param, "file_not_found")
+    if size > settings.max_body_bytes:
+        raise _refuse(f"{param}: the file at {_shown(url)} is larger than {settings.max_body_bytes} bytes", param,
+                      "image_too_large")  # fmt: skip
+    try:
+        return path.read_bytes()
+    except OSError:
+        raise _refuse(f"{param}: the file at {_shown(url)} could not be read", param, "file_not_found") from None
 
 
 def load_image(ref: str, settings: ServeSettings, param: str, allow_bare_base64: bool = False) -> np.ndarray:
