@@ -73,7 +73,8 @@ def _recolour(ctx: Context, scene: Scene) -> tuple[str, Scene] | None:
     if not options:
         return None
     colour = ctx.choice(options)
-    return f"Make {name} {colour}.", _swap(scene, i, colour=colour)
+    # a new colour takes a new shade of it (None, drawing nothing, without shade jitter)
+    return f"Make {name} {colour}.", _swap(scene, i, colour=colour, shade=ctx.sampler.shade(ctx.rng, colour))
 
 
 @EDITS.register("remove")

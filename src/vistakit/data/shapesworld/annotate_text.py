@@ -19,7 +19,8 @@ from .examples import ANNOTATORS, Context, Example, visible_box, visible_rle
 from .language import article, desc_of, holds, list_phrase, matching, number_word, phrase, unique_descriptions
 from .scene import SHAPES, SIZES, Scene
 
-BACKGROUND_WORDS = {"plain": "plain", "gradient": "gradient", "noise": "noisy", "texture": "patterned"}
+BACKGROUND_WORDS = {"plain": "plain", "gradient": "gradient", "noise": "noisy", "texture": "patterned",
+                    "radial": "radial gradient", "clouds": "cloudy"}  # fmt: skip
 
 
 def background_words(scene: Scene) -> str:

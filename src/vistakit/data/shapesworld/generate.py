@@ -8,6 +8,10 @@ images and record lines whatever else is generated, and the splits use disjoint 
 
 Compositional generalisation: ``holdout`` (colour, shape) pairs never appear in train/val/test; every sample of
 the ``compositional`` split shows one of them and its question is about it where the task allows.
+
+Variation (all off by default; docs/shapesworld.md): ``geometry`` (fixed ``WIDTHxHEIGHT`` or ``random`` sizes and
+aspect ratios), ``object_scale``, ``render`` (``flat`` or anti-aliased ``aa``), ``shade_jitter`` and
+``backgrounds``. With every option off a split's bytes are those it had before the options existed.
 """
 
 from __future__ import annotations
@@ -28,12 +32,14 @@ from . import annotate_dense, annotate_generate, annotate_multi, annotate_refer,
 from .annotate_text import QUESTIONS
 from .examples import ANNOTATORS, Context, Example, visible_rle
 from .language import desc_of, phrase
+from .canvas import Geometry
 from .render import png_bytes, render
 from .scene import Combo, Scene, SceneConfig, SceneSampler
 
 SPLIT_STREAMS = {"train": 0, "val": 1, "test": 2, "compositional": 3}
 DEFAULT_HOLDOUT: tuple[Combo, ...] = (("purple", "star"),)
 DEFAULT_SIZE = 64  # the tiny preset: 10k mixed-task samples in well under a minute on one core
+RENDER_MODES = {"flat": 1, "aa": 4}  # render mode → supersampling factor (aa: 4 × 4 sub-pixels per pixel)
 SOURCE = "shapesworld"
 
 
@@ -58,7 +64,9 @@ class GenerateConfig:
     :data:`GROUNDED_QUESTIONS`) whose records carry grounding meta (``meta.grounding_mask``, ``meta.relation`` and
     ``meta.anchor_mask``), read as ``question_grounding`` says (:data:`QUESTION_GROUNDINGS`; docs/shapesworld.md);
     ``question_kinds`` (``(kind, weight)`` pairs; empty: every kind equally often) sets how often VQA asks each kind
-    of question."""
+    of question. ``geometry`` (``""``: ``size`` × ``size``; else ``WIDTHxHEIGHT`` or ``random``, see
+    :class:`~.canvas.Geometry`), ``object_scale``, ``render``, ``shade_jitter`` and ``backgrounds``: how the
+    images vary (:class:`~.scene.SceneConfig`; all off by default)."""
 
     split: str = "train"
     n: int = 100
@@ -74,6 +82,11 @@ class GenerateConfig:
     ground_questions: tuple[str, ...] = ()
     question_grounding: str = "answer"
     question_kinds: tuple[tuple[str, float], ...] = ()
+    geometry: str = ""
+    object_scale: tuple[float, float] = (1.0, 1.0)
+    render: str = "flat"
+    shade_jitter: float = 0.0
+    backgrounds: str = "classic"
 
     def __post_init__(self) -> None:
         if self.split not in SPLIT_STREAMS:
@@ -109,13 +122,38 @@ class GenerateConfig:
                              f"got {self.relation_rate}")  # fmt: skip
         if self.split == "compositional" and not self.holdout:
             raise ValueError("the compositional split needs at least one held-out (colour, shape) pair")
+        if self.geometry and self.size != DEFAULT_SIZE:
+            raise ValueError(f"give the image size once: size {self.size} or geometry {self.geometry!r}, not both")
+        if self.render not in RENDER_MODES:
+            raise ValueError(f"render must be one of {', '.join(RENDER_MODES)}, got {self.render!r}")
+        self.scene_config()  # the scene options' own checks (geometry, object_scale, shade_jitter, backgrounds)
 
     @property
     def task_list(self) -> list[str]:
         return list(self.tasks) or task_names()
 
     def scene_config(self) -> SceneConfig:
-        return SceneConfig(size=self.size, max_objects=self.max_objects, holdout=frozenset(self.holdout))
+        return SceneConfig(
+            size=self.size, max_objects=self.max_objects, holdout=frozenset(self.holdout),
+            geometry=Geometry.parse(self.geometry) if self.geometry else None,
+            object_scale=(float(self.object_scale[0]), float(self.object_scale[1])),
+            supersample=RENDER_MODES[self.render], shade_jitter=float(self.shade_jitter), backgrounds=self.backgrounds,
+        )  # fmt: skip
+
+    def variation(self) -> dict[str, Any]:
+        """The variation options that differ from their defaults (``{}`` for a classic split)."""
+        out: dict[str, Any] = {}
+        if self.geometry:
+            out["geometry"] = str(Geometry.parse(self.geometry))
+        if tuple(self.object_scale) != (1.0, 1.0):
+            out["object_scale"] = list(self.object_scale)
+        if self.render != "flat":
+            out["render"] = self.render
+        if self.shade_jitter:
+            out["shade_jitter"] = self.shade_jitter
+        if self.backgrounds != "classic":
+            out["backgrounds"] = self.backgrounds
+        return out
 
 
 def sample_rngs(seed: int, split: str, index: int) -> tuple[np.random.Generator, random.Random]:
@@ -214,5 +252,7 @@ def generate_split(out_dir: str | Path, cfg: GenerateConfig) -> dict[str, Any]:
         "question_grounding": cfg.question_grounding,
         "question_kinds": [list(kw) for kw in cfg.question_kinds],
     }  # fmt: skip
+    if cfg.variation():  # only when set, so a classic split's dataset.json keeps its bytes
+        info["generator"][cfg.split]["variation"] = cfg.variation()
     info_path.write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
     return info
