@@ -49,5 +49,5 @@ def test_registry_lists_every_format():
     from vistakit.commands.data_convert import FORMATS
 
     assert tuple(converter_names()) == FORMATS
-    with pytest.raises(KeyError, match="unknown converter 'coco'; known: coco-captions"):
+    with pytest.raises(KeyError, match="unknown converter 'coco'; known: coco-attcoseg, coco-captions"):
         get_converter("coco")

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import random
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ..record import Targets
 from .base import Conversion, Converter, RecordBuilder, get_field, register_converter
@@ -70,20 +72,24 @@ class Instances:
         from ...geometry import Mask
 
         im = self.coco.images[iid]
-        boxes, arrays, ids = [], [], []
+        boxes, kept, ids = [], [], []
         for idx, a in self.objects[iid][name]:
-            where = self.coco.where(idx)
-            box = ann_box(a, im.size, where)
+            box = ann_box(a, im.size, self.coco.where(idx))
             if box is None:
                 continue
             boxes.append(box)
-            arrays.append(Mask.from_rle(ann_mask_rle(a, im.size, where)).array)
+            kept.append((idx, a))
             ids.append(a.get("id"))
         if not boxes:
             return None
-        union = arrays[0].copy()
-        for arr in arrays[1:]:
-            union |= arr
+        segs = [a.get("segmentation") for _, a in kept]
+        if all(isinstance(s, list) for s in segs):  # polygons only: one rasterisation of all of them is the union
+            rle = ann_mask_rle({"segmentation": sum(segs, [])}, im.size, self.coco.where(kept[0][0]))
+            union = Mask.from_rle(rle).array
+        else:
+            union = np.zeros((im.size[1], im.size[0]), bool)
+            for idx, a in kept:
+                union |= Mask.from_rle(ann_mask_rle(a, im.size, self.coco.where(idx))).array
         if not union.any():
             return None
         box = [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
@@ -174,7 +180,9 @@ def parse_attributes(words: str | list[str] | tuple[str, ...] | None) -> tuple[s
     out = tuple(dict.fromkeys(" ".join(str(w).lower().split()) for w in items if str(w).strip()))
     bad = [w for w in out if not _WORDS.fullmatch(w)]
     if not out or bad:
-        raise ValueError(f"attributes must be comma-separated words of letters (e.g. red,blue,wooden), got {words!r:.80}")
+        raise ValueError(
+            f"attributes must be comma-separated words of letters (e.g. red,blue,wooden), got {words!r:.80}"
+        )
     return out
 
 
@@ -227,8 +235,10 @@ def convert_coco_attcoseg(
     split, conv = _start(coco, "attribute co-segmentation", split, limit)
     inst = Instances(coco, limit)
     if not any(caps.anns_by_image.get(iid) for iid in inst.image_ids):
-        raise ValueError(f"{caps.path}: none of its captions is of an image of {coco.path}; expected the captions "
-                         "file of the same images (e.g. captions_val2017.json with instances_val2017.json)")  # fmt: skip
+        raise ValueError(
+            f"{caps.path}: none of its captions is of an image of {coco.path}; expected the captions file of the "
+            "same images (e.g. captions_val2017.json with instances_val2017.json)"
+        )
     mentions, evidence = caption_mentions(caps, inst, attrs)
     conv.counts["captions"] = caps.num_annotations
 
@@ -281,7 +291,9 @@ def convert_coco_attcoseg(
     return conv
 
 
-def _distractors(rng: random.Random, hard: list[int], inst: Instances, name: str, pair: list[int], m: int) -> list[int] | None:
+def _distractors(
+    rng: random.Random, hard: list[int], inst: Instances, name: str, pair: list[int], m: int
+) -> list[int] | None:
     """``m`` distractor images: hard ones (the category described otherwise) first, then images without it."""
     picks = [iid for iid in hard if iid not in pair]
     rng.shuffle(picks)
@@ -306,7 +318,7 @@ def _arguments(group: Any) -> None:
     group.add_argument("--group-size", type=int, metavar="N",
                        help="coco-coseg / coco-attcoseg: images per record (default 3 / 4)")  # fmt: skip
     group.add_argument("--captions", metavar="JSON",
-                       help="coco-attcoseg: the COCO captions_*.json of the same images (attribute words come from it)")  # fmt: skip
+                       help="coco-attcoseg: the COCO captions_*.json of the same images (the attribute words' source)")  # fmt: skip
     group.add_argument("--attributes", metavar="WORDS",
                        help="coco-attcoseg: comma-separated attribute words looked for right before a category "
                             "name in the captions (default: colour words)")  # fmt: skip
@@ -314,11 +326,13 @@ def _arguments(group: Any) -> None:
 
 register_converter(Converter(
     "coco-coseg", "COCO instances_*.json → coseg records (groups of images sharing exactly one category)",
-    lambda a: convert_coco_coseg(a.annotations, a.images, 3 if a.group_size is None else a.group_size, a.split, a.limit, a.seed),
+    lambda a: convert_coco_coseg(a.annotations, a.images, 3 if a.group_size is None else a.group_size, a.split,
+                                 a.limit, a.seed),
     _arguments,
 ))  # fmt: skip
 register_converter(Converter(
     "coco-attcoseg", "COCO instances_*.json + --captions captions_*.json → attcoseg records (VistaLLM's AttCoSeg)",
-    lambda a: convert_coco_attcoseg(a.annotations, a.captions, a.images, a.attributes, 4 if a.group_size is None else a.group_size,
+    lambda a: convert_coco_attcoseg(a.annotations, a.captions, a.images, a.attributes,
+                                    4 if a.group_size is None else a.group_size,
                                     a.split, a.limit, a.seed),
 ))  # fmt: skip

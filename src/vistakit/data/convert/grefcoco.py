@@ -46,7 +46,9 @@ def ref_ann_ids(ref: dict[str, Any], where: str) -> list[int]:
     elif isinstance(raw, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in raw):
         ids = list(raw)
     else:
-        raise ValueError(f"{where}: field 'ann_id' must be a list of COCO annotation ids ([-1] for none), got {raw!r:.60}")
+        raise ValueError(
+            f"{where}: field 'ann_id' must be a list of COCO annotation ids ([-1] for none), got {raw!r:.60}"
+        )
     if NO_OBJECT in ids and ids != [NO_OBJECT]:
         raise ValueError(f"{where}: 'ann_id' {ids} mixes -1 (no object) with annotation ids; expected [-1] alone")
     ids = [] if ids == [NO_OBJECT] else ids
@@ -114,7 +116,9 @@ def convert_grefcoco(
                 raise ValueError(f"{where}: ann_id {aid} is not in the --instances annotations")
             idx, ann = anns[aid]
             if ann.get("image_id") != image_id:
-                raise ValueError(f"{where}: ann_id {aid} lies on image {ann.get('image_id')}, not on the ref's image {image_id}")
+                raise ValueError(
+                    f"{where}: ann_id {aid} lies on image {ann.get('image_id')}, not on the ref's image {image_id}"
+                )
             if ann.get("iscrowd", 0):
                 bad = "expression naming a crowd annotation (a COCO ignore region)"
                 break
@@ -140,9 +144,9 @@ def convert_grefcoco(
             out_split = split or ref_split
             conv.image_sources[rel] = im.path
             rid = f"{dataset}-{out_split}-{ref.get('ref_id', i)}-{s.get('sent_id', j)}"
-            meta = {"source": dataset, "coco_image_id": image_id, "ref_id": ref.get("ref_id"), "sent_id": s.get("sent_id"),
-                    "ann_ids": [a.get("id") for _, a in targets], "no_target": not targets,
-                    "raw": s.get("raw", sent)}  # fmt: skip
+            meta = {"source": dataset, "coco_image_id": image_id, "ref_id": ref.get("ref_id"),
+                    "sent_id": s.get("sent_id"), "ann_ids": [a.get("id") for _, a in targets],
+                    "no_target": not targets, "raw": s.get("raw", sent)}  # fmt: skip
             meta = {k: v for k, v in meta.items() if v is not None}
             boxes = [b for b, _ in targets]
             t = Targets(boxes=boxes, labels=[sent] * len(boxes))
@@ -154,12 +158,14 @@ def convert_grefcoco(
                 conv.skip("gres: a target's mask is empty")
                 continue
             t = Targets(boxes=boxes, masks=rles, labels=[sent] * len(boxes))
-            conv.add(out_split, builder.build("gres", f"{rid}-mask", [rel], [im.size], t, slots={"phrase": sent}, meta=meta))
+            rec = builder.build("gres", f"{rid}-mask", [rel], [im.size], t, slots={"phrase": sent}, meta=meta)
+            conv.add(out_split, rec)
     conv.counts = {"refs": len(refs), "expressions": n_expr, "no_target_expressions": n_no_target}
     return conv
 
 
 register_converter(Converter(
-    "grefcoco", "gRefCOCO grefs(unc).json + --instances instances.json → grec and gres records (no, one or many targets)",
-    lambda a: convert_grefcoco(a.annotations, a.instances, a.images, not a.no_masks, a.dataset, a.split, a.limit, a.seed),
+    "grefcoco", "gRefCOCO grefs(unc).json + --instances instances.json → grec and gres records (0, 1 or more targets)",
+    lambda a: convert_grefcoco(a.annotations, a.instances, a.images, not a.no_masks, a.dataset, a.split, a.limit,
+                               a.seed),
 ))  # fmt: skip
