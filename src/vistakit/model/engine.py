@@ -251,7 +251,7 @@ class Engine:
         embeds = model.embed(batch["pixel_values"], batch["image_to_sample"], batch["input_ids"],
                              batch["instruction_ids"], batch["instruction_mask"])  # fmt: skip
         out = model.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=model.position_ids(mask),
-                       use_cache=True)  # fmt: skip
+                       use_cache=True, logits_to_keep=1)  # fmt: skip  (the output layer on the last position only)
         decoder = StaticDecoder(model.lm, returned_cache(out), mask, max_new - 1)
         logits = out.logits[:, -1]
         b, dev = mask.shape[0], logits.device
