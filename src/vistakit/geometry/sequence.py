@@ -444,6 +444,8 @@ class _Decoder:
             self.problem("keypoints not closed by </kps> (found end of text)")
         if names:
             self.add("keypoints", Keypoints(np.asarray(xy, np.float64), vis, tuple(names), MODEL_NORMALIZED))
+        else:
+            self.problem("keypoints with no readable keypoint; dropped")
         return i
 
     def read_phrase(self, tokens: list[str], i: int) -> int:

@@ -130,6 +130,18 @@ def spans_to_prediction(res: ParseResult, image_sizes: Sequence[Sequence[int]], 
     return pred
 
 
+def ignored_spans(res: ParseResult, kinds: Sequence[str]) -> list[str]:
+    """One problem per kind of span in ``res`` a task does not read (anything but ``kinds``), counted: what a
+    parser drops must not vanish silently."""
+    names = {"route": "routing token"}
+    counts: dict[str, int] = {}
+    for s in res.spans:
+        if s.kind not in kinds:
+            counts[s.kind] = counts.get(s.kind, 0) + 1
+    read = ", ".join(k for k in kinds if k != "none")
+    return [f"{n} {names.get(k, k)} span(s) ignored: this task reads only {read}" for k, n in counts.items()]
+
+
 # --- scoring helpers ----------------------------------------------------------------------------------------
 def gold_masks(rec: Record) -> list[np.ndarray]:
     """The record's target masks as H×W bool arrays (original pixels)."""

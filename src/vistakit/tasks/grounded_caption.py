@@ -5,6 +5,8 @@ Answer: ``targets.answers[0]`` with each grounded word (``targets.words``, by ch
 and, in ``labels``, the word each point is tied to.
 Scored by caption metrics on the text and ``point_acc``: a gold word counts when a predicted point with the same
 word lies within 10 % of the image's longer side of the gold point.
+The parser reports in ``problems`` what it cannot tie together: a point after no ``<p>word</p>`` (kept, with an
+empty label), a phrase with no point after it, and spans other than points (ignored).
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from typing import Sequence
 import numpy as np
 
 from ..data.record import Record, Targets
-from ..geometry import SequenceGrammar
+from ..geometry import SequenceGrammar, SoftMask
 from ..geometry.sequence import ParseResult
 from .base import Prediction, Task, register_task
-from .common import Size, encode_point, norm_text, phrase, spans_to_prediction
+from .common import Size, encode_point, ignored_spans, norm_text, phrase, spans_to_prediction
 
 POINT_FRACTION = 0.10
+# a phrase not followed by a point (optionally on a named image): a grounded word that lost its location
+_UNPOINTED = re.compile(r"<p>([^<]*)</p>(?!\s*(?:<img_\d+>\s*)?<point>)")
 
 
 @register_task
@@ -46,8 +50,26 @@ class GroundedCaption(Task):
         out.append(text[pos:])
         return "".join(out)
 
+    def parse(
+        self,
+        text: str,
+        image_sizes: Sequence[Size],
+        grammar: SequenceGrammar,
+        painted: Sequence[SoftMask | None] | None = None,
+    ) -> Prediction:
+        pred = super().parse(text, image_sizes, grammar, painted)
+        if isinstance(text, str):
+            bare = [m.group(1).strip() for m in _UNPOINTED.finditer(text)]
+            if bare:
+                pred.problems.append(f"{len(bare)} phrase(s) with no point after them: {bare[:3]}")
+        return pred
+
     def read(self, res: ParseResult, image_sizes: Sequence[Size]) -> Prediction:
         pred = spans_to_prediction(res, image_sizes, ("point",))
+        pred.problems += ignored_spans(res, ("point",))
+        unnamed = sum(1 for label in pred.labels if not label)
+        if unnamed:
+            pred.problems.append(f"{unnamed} point(s) after no <p>word</p>; kept with an empty label")
         # The decoder pads phrases with spaces; put punctuation back against the word it follows.
         pred.text = re.sub(r"\s+([.,;:!?])", r"\1", pred.text)
         return pred

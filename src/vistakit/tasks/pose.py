@@ -3,6 +3,8 @@
 Targets: ``keypoints`` (one ``{"names", "xy", "visibility"}`` per figure, original pixels, COCO visibility).
 Scored by COCO keypoint (OKS) AP, ``ap`` and ``ap50``; the OKS scale is the area of ``targets.boxes`` when given,
 else of the box around each figure's labelled keypoints. Parsed figures carry no confidence (all score 1).
+The parser reports in ``problems`` what it drops: other spans (boxes, points, …), text outside the figures, and an
+answer with no figure that does not say ``<none>``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from ..data.record import Record, Targets
 from ..geometry import Keypoints, SequenceGrammar
 from ..geometry.sequence import ParseResult
 from .base import Prediction, Task, register_task
-from .common import Size, encode_keypoints, spans_to_prediction
+from .common import Size, encode_keypoints, ignored_spans, spans_to_prediction
 
 
 @register_task
@@ -34,7 +36,13 @@ class Pose(Task):
         return "".join(encode_keypoints(kp, image_sizes[0], grammar) for kp in targets.keypoints)
 
     def read(self, res: ParseResult, image_sizes: Sequence[Size]) -> Prediction:
-        return spans_to_prediction(res, image_sizes, ("keypoints",))
+        pred = spans_to_prediction(res, image_sizes, ("keypoints",))
+        pred.problems += ignored_spans(res, ("keypoints", "none"))
+        if res.text:
+            pred.problems.append(f"text outside the figures ignored: {res.text[:60]!r}")
+        if not pred.keypoints and not res.is_empty_answer:
+            pred.problems.append("the answer has no keypoint figure (<kps>…</kps>) and does not say <none>")
+        return pred
 
     def score(self, golds: list[Record], preds: list[Prediction]) -> dict[str, float]:
         from ..metrics.detection import Instances, keypoint_ap
