@@ -195,3 +195,10 @@ def merge_lora(model: nn.Module) -> nn.Module:
         if part is not None and hasattr(part, "peft_config"):
             del part.peft_config
     return model
+
+
+def copy_lora_layout(src: nn.Module, dst: nn.Module) -> None:
+    """Put on ``dst`` (a model of the same config) adapters of the same settings on the same parts as ``src``'s
+    (their weights are ``dst``'s fresh ones): the layout ``src``'s state dict needs."""
+    for name in lora_parts(src):
+        _inject(getattr(src, name).peft_config[_ADAPTER], _part(dst, name), name)

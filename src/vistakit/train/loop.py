@@ -32,10 +32,12 @@ from ..data.dataset import RecordDataset
 from ..data.domain import TrainingDomain, data_source, read_domain, summarize_records, write_domain
 from ..data.record import Record
 from ..model.modeling import VistaOutput
+from ..model.lora import has_lora
 from . import checkpoint as ckpt
-from . import distributed
+from . import distributed, sharded
 from .config import TrainConfig
 from .curves import plot_curves
+from .lora import apply_lora
 from .log import AUX_LOSSES, RunLog
 from .mixture import TaskMixture, fingerprint
 from .optim import apply_stage, build_optimizer, build_scheduler
@@ -146,7 +148,7 @@ class Trainer:
         if latest is not None:
             from ..model import load_pretrained
 
-            self.model, self.processor = load_pretrained(latest)
+            self.model, self.processor = load_pretrained(latest, merge_lora=False)  # LoRA adapters stay apart
             self.start_step = ckpt.read_trainer_state(latest)["step"]
         elif cfg.init:
             from ..model import load_for_finetuning
@@ -162,6 +164,12 @@ class Trainer:
         distributed.check_same(distributed.tokenizer_digest(self.processor.tokenizer), "the tokenizer", self.dist)
         distributed.broadcast_model(self.model, self.dist)
         self.param_counts = apply_stage(self.model, cfg.stage)
+        if cfg.lora_r or has_lora(self.model):  # adapters train, the parts they adapt freeze (train/lora.py)
+            self.param_counts = apply_lora(self.model, cfg, self.dist)
+        if cfg.activation_checkpointing:
+            sharded.enable_activation_checkpointing(self.model)
+        self.sharded = cfg.parallel == "fsdp" and self.dist.active  # FSDP2 (train/sharded.py)
+        self.unsharded = sharded.shard_model(self.model, cfg.bf16) if self.sharded else []
         self.compiled: list[str] = []  # the names of the compiled parts (compile=true)
         if cfg.compile:
             from .compile import check_compiler, compile_model
@@ -171,7 +179,12 @@ class Trainer:
         self.optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay, cfg.betas, cfg.optimizer)
         self.scheduler = build_scheduler(self.optimizer, cfg.steps, cfg.warmup, cfg.min_lr_ratio, cfg.schedule)
         if latest is not None:
-            ckpt.restore_training_state(latest, self.optimizer, self.scheduler, self.model)
+            if (latest / sharded.SHARDED_DIR).is_dir():  # written by parallel=fsdp (DCP reshards to this run)
+                sharded.restore(latest, self.model, self.optimizer, self.scheduler)
+            elif self.sharded:
+                raise ValueError(f"{latest} was written by parallel=ddp; resume it with parallel=ddp")
+            else:
+                ckpt.restore_training_state(latest, self.optimizer, self.scheduler, self.model)
         self.latest = latest
         self._val_batches = self._fixed_val_batches()
         distributed.barrier(self.dist)  # every process has checked the output folder before rank 0 writes to it
@@ -228,7 +241,7 @@ class Trainer:
             if values:
                 extra[name] = sum(values) / len(values)
         log.write("val", step, loss=val_loss, **extra)
-        if self.cfg.val_records > 0:
+        if self.cfg.val_records > 0 and not self.sharded:  # generation runs unsharded models only
             from ..evaluation.runner import evaluate_records, iter_tasks
             from ..model import Engine
 
@@ -248,6 +261,9 @@ class Trainer:
 
     def save(self, step: int, extra: dict[str, Any]) -> Path:
         state = {"train_config": self.cfg.to_dict(), **extra}
+        if self.sharded:  # every process writes its shard
+            return sharded.save_checkpoint(self.out, step, self.model, self.processor, self.optimizer,
+                                           self.scheduler, state, self.cfg.keep_checkpoints, self.dist)  # fmt: skip
         folder = ckpt.save_checkpoint(self.out, step, self.model, self.processor, self.optimizer, self.scheduler,
                                       state, self.cfg.keep_checkpoints)  # fmt: skip
         write_domain(folder, self.domain)
@@ -321,13 +337,14 @@ class Trainer:
                 aux = {name: sum(v) / len(v) for name, v in step_aux.items() if v}
                 if self.dist.active:  # average the gradients (and the logged losses) over the processes
                     names = list(AUX_LOSSES)
-                    got = distributed.average_gradients(
-                        params, self.dist, [step_loss, *distributed.average_present(aux, names)]
-                    )
+                    scalars = [step_loss, *distributed.average_present(aux, names)]
+                    got = sharded.average(self.unsharded, scalars, self.dist) if self.sharded \
+                        else distributed.average_gradients(params, self.dist, scalars)  # FSDP averaged the gradients  # fmt: skip
                     step_loss, aux = got[0], distributed.mean_of_present(got[1:], names)
                 for name, v in aux.items():
                     window_aux[name].append(v)
-                norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm if cfg.max_grad_norm > 0 else math.inf)
+                clip = sharded.clip_grad_norm if self.sharded else torch.nn.utils.clip_grad_norm_
+                norm = clip(params, cfg.max_grad_norm if cfg.max_grad_norm > 0 else math.inf)
                 lr = self.optimizer.param_groups[0]["lr"]  # the rate this step used
                 self.optimizer.step()
                 self.scheduler.step()
@@ -351,21 +368,27 @@ class Trainer:
                     window_loss, window_steps, window_samples, t0 = 0.0, 0, 0, time.perf_counter()
                 if bar is not None:
                     bar.update(1)
-                if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps) and main:
+                if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps) and (main or self.sharded):
                     val_loss = self.validate(step, log)
                     if val_loss is not None and (bar is not None or self.echo):
                         (bar.write if bar is not None else print)(f"step {step}: val loss {val_loss:.4f}")
                     t0 = time.perf_counter()  # validation time is not training throughput
                 if cfg.save_every and (step % cfg.save_every == 0 or step == cfg.steps):
-                    distributed.check_in_sync(self.model, self.dist, step)
-                    if main:
+                    if self.sharded:
+                        self.save(step, {"loss": last_loss, "val_loss": val_loss})
+                    else:
+                        distributed.check_in_sync(self.model, self.dist, step)
+                    if main and not self.sharded:
                         self.save(step, {"loss": last_loss, "val_loss": val_loss})
                     t0 = time.perf_counter()
                 if stop_at is not None and step >= stop_at and step < cfg.steps:
                     distributed.barrier(self.dist)  # the checkpoint rank 0 writes exists when every process returns
                     return TrainResult(self.out, step, last_loss, val_loss, finished=False)
+            if self.sharded:
+                sharded.export_model(self.model, self.processor, self.out, self.dist)
             if main:
-                ckpt.export_model(self.model, self.processor, self.out)
+                if not self.sharded:
+                    ckpt.export_model(self.model, self.processor, self.out)
                 write_domain(self.out, self.domain)
                 plot_curves(log.path, train_dir / "curves.png")
             distributed.barrier(self.dist)
