@@ -24,7 +24,8 @@ RECIPE = [  # scripts/train_reference.sh's model and batch
     "tensorboard=false",
     "mixture=rec:1.5,res:2,grec:1.5,gres:2,attcoseg:2,coseg:1.5,reg:1,caption:0.7,vqa:1,nlvr:0.7,which_image:0.7",
     "model.vision.stem=conv", "model.vision.instruction_film=true", "model.vision.attribute_weight=0.5",
-    "model.vision.attribute_instances=scene", "model.image_tokenizer.what_token=true",
+    "model.vision.attribute_vocab=shapesworld", "model.vision.attribute_instances=scene",
+    "model.image_tokenizer.what_token=true",
 ]  # fmt: skip
 
 

@@ -20,7 +20,7 @@ fi
   steps=2500 batch_size=32 bf16=true warmup=200 lr=1e-3 eval_every=0 save_every=500 log_every=50 val_records=0 compile=true \
   mixture=rec:1.5,res:2,grec:1.5,gres:2,attcoseg:2,coseg:1.5,reg:1,caption:0.7,vqa:2,nlvr:0.7,which_image:0.7 \
   model.vision.stem=conv model.vision.instruction_film=true model.vision.attribute_weight=0.5 \
-  model.vision.attribute_instances=scene model.image_tokenizer.what_token=true \
+  model.vision.attribute_vocab=shapesworld model.vision.attribute_instances=scene model.image_tokenizer.what_token=true \
   model.mask_decoder.enabled=true model.vision.instruction_cross_attention=true model.image_tokenizer.relations=true \
   model.image_tokenizer.relation_mode=suppress model.image_tokenizer.anchor_tokens=true \
   model.image_tokenizer.anchor_what=true model.image_tokenizer.comparison_token=true \

@@ -34,7 +34,8 @@ fi
   steps=8500 batch_size=32 bf16=true warmup=200 lr=1e-3 eval_every=1000 save_every=500 log_every=50 val_records=8 \
   mixture=rec:1.5,res:2,grec:1.5,gres:2,attcoseg:2,coseg:1.5,reg:1,caption:0.7,vqa:1,nlvr:0.7,which_image:0.7 \
   model.vision.stem=conv model.vision.instruction_film=true model.vision.attribute_weight=0.5 \
-  model.vision.attribute_instances=scene model.image_tokenizer.what_token=true "$@"
+  model.vision.attribute_vocab=shapesworld model.vision.attribute_instances=scene \
+  model.image_tokenizer.what_token=true "$@"
 if [ "${MASK_DECODER:-1}" = 1 ]; then
   .venv/bin/vistakit train --data "$DATA" --tasks res,gres,attcoseg,coseg --out "$OUT-mask" --threads "$THREADS" \
     --no-progress init="$OUT" stage=mask_decoder model.mask_decoder.enabled=true \

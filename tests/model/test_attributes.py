@@ -45,7 +45,8 @@ def test_heads_average_the_groups_that_have_targets():
 @pytest.fixture
 def attribute_model(tokenizer):
     config = tiny_config(vision=VisionConfig(kind="vit", image_size=16, patch_size=8, dim=32, depth=1, heads=2,
-                                             mlp_ratio=2.0, instruction_film=True, attribute_weight=0.5))  # fmt: skip
+                                             mlp_ratio=2.0, instruction_film=True, attribute_weight=0.5,
+                                             attribute_vocab="shapesworld"))  # fmt: skip
     torch.manual_seed(0)
     return build_model(config, tokenizer)
 
@@ -106,6 +107,14 @@ def test_bad_settings_are_named():
     with pytest.raises(FileNotFoundError, match="attribute_vocab must be 'shapesworld' or a JSON file"):
         VisionConfig(attribute_weight=1.0, attribute_vocab="nope.json").validate()
     VisionConfig(attribute_vocab="nope.json").validate()  # off: the vocabulary is not read
+
+
+def test_the_general_default_names_no_vocabulary_and_shapesworld_is_opt_in():
+    assert VisionConfig().attribute_vocab == ""  # ShapesWorld's words are a recipe option, not a default
+    with pytest.raises(ValueError, match="vision.attribute_vocab is not set: give a JSON file of word groups"):
+        VisionConfig(attribute_weight=0.5).validate()
+    VisionConfig(attribute_weight=0.5, attribute_vocab="shapesworld").validate()
+    VisionConfig(attribute_weight=0.5, attribute_words={"shape": ["circle", "star"]}).validate()  # from config.json
 
 
 def test_scene_instances_label_every_object_of_the_image(tokenizer, tmp_path):

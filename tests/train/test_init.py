@@ -37,7 +37,8 @@ def test_init_starts_from_the_checkpoint_weights_and_tokenizer(sw_data, micro, s
 
 
 def test_init_with_an_override_adds_fresh_heads_and_keeps_the_rest(start):
-    model, processor, report = load_for_finetuning(start, ["vision.attribute_weight=0.5"])
+    model, processor, report = load_for_finetuning(start, ["vision.attribute_weight=0.5",
+                                                           "vision.attribute_vocab=shapesworld"])
     assert report.new and all(k.startswith("attributes.") for k in report.new), report.new
     assert report.dropped == [] and "new tensor(s) initialised fresh" in report.summary()
     assert model.training and processor.config.vision.attribute_weight == 0.5

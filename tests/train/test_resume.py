@@ -88,7 +88,8 @@ def test_resume_matches_optimizer_state_to_parameters_by_name(sw_data, micro, tm
     """The attribute heads' word groups come back from config.json in sorted order, so the resumed model
     registers its parameters in another order than the first run: each must still get its own Adam moments —
     by the names the checkpoint records, or (``legacy``: a checkpoint written before it recorded them) by shape."""
-    heads = ("model.vision.attribute_weight=0.5", "model.vision.attribute_instances=scene")
+    heads = ("model.vision.attribute_weight=0.5", "model.vision.attribute_vocab=shapesworld",
+             "model.vision.attribute_instances=scene")
     whole = Trainer(_cfg(sw_data, tmp_path / "whole", micro).with_overrides(heads), progress=False)
     whole.run()
     first = Trainer(_cfg(sw_data, tmp_path / "split", micro).with_overrides(heads), progress=False)

@@ -97,7 +97,7 @@ def test_pretraining_teaches_the_tower_colour_and_leaves_the_rest(sw_data):
 def test_trainer_runs_the_stage_first_and_logs_it(sw_data, tmp_path):
     cfg = TrainConfig(data=str(sw_data), out=str(tmp_path / "run"), steps=2, batch_size=4, warmup=0, log_every=1,
                       eval_every=0, save_every=0, tensorboard=False, tokenizer_vocab=300, preset="micro",
-                      vision_pretrain_steps=3, vision_pretrain_batch=8)  # fmt: skip
+                      vision_pretrain_steps=3, vision_pretrain_batch=8, vision_pretrain_vocab="shapesworld")  # fmt: skip
     assert train(cfg, progress=False).finished
     entries = [json.loads(x) for x in (tmp_path / "run" / "train" / "log.jsonl").read_text().splitlines()]
     kinds = [e["kind"] for e in entries]

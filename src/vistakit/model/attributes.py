@@ -31,44 +31,10 @@ from torch import nn
 from ..data.record import Record
 from ..geometry import ImageTransform, Mask
 from .grounding import instance_map, labelled_instances
+from .word_groups import load_vocab  # noqa: F401  (re-exported: the heads' callers load groups here)
 
 ARTICLES = ("a", "an", "the")
 IGNORE = -1
-
-
-def load_vocab(spec: str, setting: str = "vocab") -> dict[str, tuple[str, ...]]:
-    """Word groups by name: ``shapesworld`` (ShapesWorld's shape, colour and size words) or a path to a JSON
-    file mapping each group to its list of words (lower case; a word in at most one group). ``setting``: the
-    setting's name for error messages."""
-    if spec == "shapesworld":
-        from ..data.shapesworld import COLOURS, SHAPES, SIZES
-
-        return {"shape": tuple(SHAPES), "colour": tuple(COLOURS), "size": tuple(SIZES)}
-    path = Path(spec)
-    if not path.is_file():
-        raise FileNotFoundError(f"{setting} must be 'shapesworld' or a JSON file of word groups, "
-                                f"got {spec!r} (no such file)")  # fmt: skip
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if (
-        not isinstance(obj, dict)
-        or not obj
-        or not all(
-            isinstance(v, list) and len(v) >= 2 and all(isinstance(w, str) and w.strip() for w in v)
-            for v in obj.values()
-        )
-    ):
-        raise ValueError(f"{path}: expected {{group: [word, word, ...]}} with at least two words per group")
-    groups = {str(k): tuple(w.strip().lower() for w in v) for k, v in obj.items()}
-    seen: dict[str, str] = {}
-    for g, words in groups.items():
-        for w in words:
-            if w in seen and seen[w] != g:
-                raise ValueError(f"{path}: the word {w!r} is in two groups ({seen[w]!r} and {g!r})")
-            seen[w] = g
-    return groups
 
 
 def label_classes(label: str, groups: dict[str, tuple[str, ...]]) -> list[int]:

@@ -22,6 +22,7 @@ from typing import Any
 
 from ..geometry.sampling import DEFAULT_SAMPLER, get_sampler
 from ..geometry.sequence import MAX_IMAGES
+from .word_groups import load_vocab
 
 CONFIG_FILE = "config.json"
 VISION_KINDS = ("vit", "hf_clip", "hf_siglip")
@@ -77,7 +78,8 @@ class VisionConfig:
     ``attribute_weight`` (> 0 turns it on): an auxiliary training loss for the tower — every patch of a labelled
     instance must name the instance's attribute words (one linear head per word group over the features the
     model computes for the sample, per-patch cross-entropy; :mod:`vistakit.model.attributes`). The groups come
-    from ``attribute_vocab`` (``shapesworld`` or a JSON file ``{group: [words]}``) and are written into
+    from ``attribute_vocab`` (a JSON file ``{group: [words]}``, or ``shapesworld`` for that recipe's shape, colour
+    and size words; no default: heads on need one) and are written into
     ``attribute_words`` at build time, so a checkpoint rebuilds without the file. ``attribute_instances``: which
     instances teach the heads — ``targets`` (the default: the task's labelled target instances only, so a
     caption or VQA sample teaches nothing) or ``scene`` (every object of every image, from the records'
@@ -92,7 +94,7 @@ class VisionConfig:
     instruction_cross_attention: bool = False
     region_text_weight: float = 0.0
     attribute_weight: float = 0.0
-    attribute_vocab: str = "shapesworld"
+    attribute_vocab: str = ""  # no default vocabulary: a recipe names its words (ShapesWorld's: "shapesworld")
     attribute_words: dict[str, list[str]] | None = None
     attribute_instances: str = "targets"
     dim: int = 128
@@ -121,9 +123,7 @@ class VisionConfig:
         ):
             raise ValueError(f"{where}.attribute_words must map each group to at least two words, "
                              f"got {self.attribute_words!r}")  # fmt: skip
-        if w > 0 and self.attribute_words is None:  # a bad vocabulary fails here, before data or weights
-            from .attributes import load_vocab
-
+        if w > 0 and self.attribute_words is None:  # a bad or missing vocabulary fails here, before data or weights
             load_vocab(self.attribute_vocab, f"{where}.attribute_vocab")
         if self.kind == "vit" and self.stem == "conv" and self.patch_size & (self.patch_size - 1):
             raise ValueError(f"{where}.stem 'conv' halves the resolution per layer: patch_size must be a power of 2, "

@@ -53,6 +53,12 @@ def load_pretrained(
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"no checkpoint directory at {path}")
+    config = read_config(path)  # a bad config.json fails first, naming it
+    weights = path / WEIGHTS_FILE
+    if not weights.is_file():
+        raise FileNotFoundError(f"{path} is not a vistakit checkpoint: no {WEIGHTS_FILE}")
+    check_weights_file(weights)  # a truncated file fails here, naming it, before anything is built
+    check_model_size(config, str(path / "config.json"))  # absurd sizes are refused before allocation
     model = VistaModel.from_pretrained(path, map_location, merge_lora=merge_lora)  # merge_lora=False: to resume
     return model, VistaProcessor.from_pretrained(path)
 

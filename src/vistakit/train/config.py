@@ -28,8 +28,9 @@ class TrainConfig:
 
     ``vision_pretrain_steps`` (> 0 turns it on): a first stage of that many steps that trains the vision tower
     alone on per-patch attribute words of the labelled instances (``vision_pretrain_batch`` images a step, from
-    up to ``vision_pretrain_records`` records, words grouped by ``vision_pretrain_vocab``: ``shapesworld`` or a
-    JSON file ``{group: [words]}``; :mod:`vistakit.train.vision_pretrain`); it needs ``stage`` ``full``.
+    up to ``vision_pretrain_records`` records, words grouped by ``vision_pretrain_vocab``: a JSON file
+    ``{group: [words]}``, or ``shapesworld`` for that recipe's words (no default);
+    :mod:`vistakit.train.vision_pretrain`); it needs ``stage`` ``full``.
     ``init``: a checkpoint directory to start from instead of a new model of ``preset`` (its config with
     ``model_overrides`` applied, its tokenizer and weights; fresh optimizer and schedule from step 0:
     :func:`vistakit.model.load_for_finetuning`) — fine-tuning, or VistaLLM's stage 2 after a stage-1 run.
@@ -90,7 +91,7 @@ class TrainConfig:
     vision_pretrain_steps: int = 0
     vision_pretrain_batch: int = 64
     vision_pretrain_records: int = 20000
-    vision_pretrain_vocab: str = "shapesworld"
+    vision_pretrain_vocab: str = ""  # no default vocabulary: a recipe names its words (ShapesWorld's: "shapesworld")
     lora_r: int = 0
     lora_alpha: float = 16.0
     lora_dropout: float = 0.0
