@@ -393,7 +393,9 @@ class Vista:
                                             constrained=constrained)  # fmt: skip
                 painted: list[Any] = [None] * len(gens)
                 if self.engine.mask_readout() == "decoder":  # the decoder paints each <mask> / <box> of the answers
-                    batch = self.processor(images, prompts, visual_prompts=regions, padding_side="left")
+                    batch = self.engine.batch_of(gens)  # the generated batch, its image features and hidden states
+                    if batch is None:
+                        batch = self.processor(images, prompts, visual_prompts=regions, padding_side="left")
                     painted = self.engine.paint_masks(batch, gens)
             for i, gen, drawn in zip(rows, gens, painted):
                 p = prepared[i]

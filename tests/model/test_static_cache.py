@@ -110,3 +110,43 @@ def test_reference_model_lean_equals_hugging_face_forward(tmp_path):
     old = Engine(vista.engine.model, vista.processor, lean=False).generate_batch(batch, max_new_tokens=48)
     new = vista.engine.generate_batch(batch, max_new_tokens=48)
     same_answers(old, new)
+
+
+def test_painting_reuses_what_decoding_kept(tmp_path):
+    """The mask decoder fed the hidden states kept while decoding paints what it paints after running the model
+    again over prompt + answer (the reference model, four segmentation records)."""
+    from vistakit import Vista
+    from vistakit.data import RecordDataset
+    from vistakit.data.shapesworld.generate import GenerateConfig, generate_split
+
+    engine = Vista.from_pretrained(device="cpu").engine
+    generate_split(tmp_path, GenerateConfig(split="test", n=12, seed=2, tasks=("res", "gres")))
+    batch = engine.processor.from_records(list(RecordDataset(tmp_path))[:4], with_answers=False)
+    results = engine.generate_batch(batch, max_new_tokens=96)
+    assert all(r.trace is not None for r in results)
+    kept = engine.paint_masks(batch, results)
+    for r in results:
+        r.trace = None  # forces the second model run
+    again = engine.paint_masks(batch, results)
+    painted = [(a, b) for x, y in zip(kept, again) if x is not None for a, b in zip(x, y) if a is not None]
+    assert painted and [x is None for x in kept] == [y is None for y in again]
+    for a, b in painted:
+        assert np.abs(a.probs - b.probs).max() < 1e-4
+
+
+def test_vista_predict_paints_without_running_the_model_again(tmp_path, monkeypatch):
+    """One request through the API: the vision tower and the LM run once (painting reuses what decoding kept)."""
+    from vistakit import Vista
+    from vistakit.data import RecordDataset
+    from vistakit.data.shapesworld.generate import GenerateConfig, generate_split
+
+    vista = Vista.from_pretrained(device="cpu")
+    generate_split(tmp_path, GenerateConfig(split="test", n=4, seed=2, tasks=("res",)))
+    rec = next(iter(RecordDataset(tmp_path)))
+    calls = {"tower": 0}
+    tower = vista.engine.model.vision.forward
+    monkeypatch.setattr(vista.engine.model.vision, "forward", lambda *a, **k: calls.update(tower=calls["tower"] + 1)
+                        or tower(*a, **k))  # fmt: skip
+    monkeypatch.setattr(vista.engine.model, "paint_masks", lambda *a, **k: pytest.fail("the model ran again"))
+    result = vista.predict(rec.image_paths()[0], rec.prompt.replace("<image>\n", ""), task="res")
+    assert len(result.masks) >= 1 and calls["tower"] == 1

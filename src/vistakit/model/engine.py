@@ -49,6 +49,19 @@ class GenerationResult:
     token_scores: list[float] = field(default_factory=list)
     loc_scores: list[float] = field(default_factory=list)
     score: float = 0.0
+    trace: _Trace | None = field(default=None, repr=False, compare=False)  # what paint_masks can reuse
+
+
+@dataclass
+class _Trace:
+    """What the lean decoding computed for a batch that the mask decoder needs again: the images' tokenizer
+    outputs (``features``, ``relevance``) and ``hidden`` [B, N, H], the LM body's last hidden state at each fed
+    answer token (answer token j of sample i at ``hidden[i, j]``; the last token is never fed)."""
+
+    batch: VistaBatch  # on the engine's device
+    images: Any
+    hidden: torch.Tensor
+    source: VistaBatch | None = None  # the batch the caller passed
 
 
 def span_scores(text: str, loc_scores: Sequence[float]) -> list[tuple[str, float]]:
@@ -178,10 +191,13 @@ class Engine:
         was_training = self.model.training
         self.model.eval()
         try:
-            return self._search(
+            results = self._search(
                 batch.to(self.device), max_new_tokens, num_beams, constrained, use_cache, length_penalty,
                 locations == "head",
             )
+            if results and results[0].trace is not None:
+                results[0].trace.source = batch
+            return results
         finally:
             self.model.train(was_training)
 
@@ -248,8 +264,8 @@ class Engine:
         """Greedy decoding over a static cache with the lean step; answers leave the batch once they end. The
         same choices and scores as :meth:`_search` with one beam (a row's tokens do not depend on the others)."""
         model, mask = self.model, batch["attention_mask"]
-        embeds = model.embed(batch["pixel_values"], batch["image_to_sample"], batch["input_ids"],
-                             batch["instruction_ids"], batch["instruction_mask"])  # fmt: skip
+        embeds, images = model._embed(batch["pixel_values"], batch["image_to_sample"], batch["input_ids"],
+                                      batch["instruction_ids"], batch["instruction_mask"])  # fmt: skip
         out = model.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=model.position_ids(mask),
                        use_cache=True, logits_to_keep=1)  # fmt: skip  (the output layer on the last position only)
         decoder = StaticDecoder(model.lm, returned_cache(out), mask, max_new - 1)
@@ -260,6 +276,9 @@ class Engine:
         scores = [0.0] * b
         states: list[State] = [FREE] * b
         rows = list(range(b))  # the sample each decoder row answers; -1 once it has ended (until compacted)
+        # with a mask decoder, keep each fed token's hidden state so that painting need not run the model again
+        keep_hidden = model.mask_decoder is not None and images is not None
+        hidden = embeds.new_zeros(b + 1, max(1, max_new - 1), embeds.shape[-1]) if keep_hidden else None  # row b: ended rows
         for step in range(max_new):
             if logits.dtype != torch.float32 and logits.dtype != torch.float64:
                 logits = logits.float()  # softmax and score sums in at least float32
@@ -289,8 +308,15 @@ class Engine:
                 keep = torch.tensor(live, dtype=torch.long, device=dev)
                 decoder.keep(keep)
                 tok, rows = tok[keep], [rows[i] for i in live]
-            logits, _ = decoder.step(tok)
-        return [self._result(ids, probs, scores, r, 1, 1.0) for r in range(b)]
+            logits, h = decoder.step(tok, hidden=keep_hidden)
+            if hidden is not None:
+                hidden[[r if r >= 0 else b for r in rows], step] = h.to(hidden.dtype)
+        results = [self._result(ids, probs, scores, r, 1, 1.0) for r in range(b)]
+        if hidden is not None:
+            trace = _Trace(batch, images, hidden)
+            for res in results:
+                res.trace = trace
+        return results
 
     def _head_readout(self, logits: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
         """``logits`` [R, V] with the ``<loc_k>`` block replaced: the LM's total location log-probability mass,
@@ -380,7 +406,9 @@ class Engine:
         """What the super-link decoder paints for each generated answer: one :class:`SoftMask` per mask / box span
         in order (``None`` for a box span when the decoder paints masks only), or ``None`` for an answer with
         nothing to paint or whose spans cannot be matched to their opening tokens (it keeps what it wrote).
-        Runs the model once more over prompt + answer, for the hidden states at the opening tokens."""
+        Results of the lean greedy decoding of this very ``batch`` kept the hidden states at the opening tokens
+        and the images' features: the decoder reuses them. Otherwise the model runs once more over prompt +
+        answer, for those hidden states."""
         b = len(results)
         kinds = painted_kinds(self.model.config.mask_decoder.boxes)
         per_sample = torch.bincount(batch["image_to_sample"].cpu(), minlength=b)[:b].tolist()
@@ -403,6 +431,13 @@ class Engine:
                     positions.append((i, t + j))
                     images.append(first[i] + k)
         dev = self.device
+        trace = results[0].trace
+        fed = trace.hidden.shape[1] if trace is not None else 0
+        if (trace is not None and trace.source is batch and all(r.trace is trace for r in results)
+                and all(j - t < fed for _, j in positions)):  # fmt: skip  (an opener written last was never fed)
+            probs = self._paint_from_trace(trace, positions, images, t)
+            return [None if plan is None else [SoftMask(next(probs)) if kind in kinds else None for _, _, kind in plan]
+                    for plan in plans]  # fmt: skip
         probs = iter(self.model.paint_masks(
             batch["pixel_values"].to(dev), batch["image_to_sample"].to(dev), full_ids.to(dev), full_att.to(dev),
             batch["instruction_ids"].to(dev), batch["instruction_mask"].to(dev),
@@ -410,6 +445,23 @@ class Engine:
         ).cpu().numpy())  # fmt: skip
         return [None if plan is None else [SoftMask(next(probs)) if kind in kinds else None for _, _, kind in plan]
                 for plan in plans]  # fmt: skip
+
+    @staticmethod
+    def batch_of(results: Sequence[GenerationResult]) -> VistaBatch | None:
+        """The batch ``results`` were generated from when decoding kept what painting reuses (lean greedy with a
+        mask decoder), else ``None``: pass it to :meth:`paint_masks` to paint without a second model run."""
+        trace = results[0].trace if results else None
+        return trace.source if trace is not None and all(r.trace is trace for r in results) else None
+
+    def _paint_from_trace(self, trace: _Trace, positions: list[tuple[int, int]], images: list[int], t: int):
+        """The decoder's masks from the hidden states and image features kept while decoding (the same inputs
+        :meth:`VistaModel.paint_masks` recomputes): an iterator over ``[S, S]`` probability arrays."""
+        dev = self.device
+        at = torch.tensor([(i, j - t) for i, j in positions], dtype=torch.long, device=dev).view(-1, 2)
+        query = trace.hidden[at[:, 0], at[:, 1]]
+        logits = self.model.mask_decoder(trace.batch["pixel_values"], trace.images.features, trace.images.relevance,
+                                         torch.tensor(images, dtype=torch.long, device=dev), query)  # fmt: skip
+        return iter(logits.float().sigmoid().cpu().numpy())
 
     def predict_records(self, records: Iterable[Record], **gen: Any) -> list[tuple[GenerationResult, Prediction]]:
         """:meth:`predict` over records (their images, prompts, visual prompts and task names)."""
