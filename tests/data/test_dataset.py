@@ -38,7 +38,7 @@ def test_missing_images_and_duplicate_ids_are_reported(tmp_path):
     assert len(list(RecordDataset(tmp_path, check_images=True))) == 1
     line = json.dumps(rec(5).to_json())
     (tmp_path / "dup.jsonl").write_text(line + "\n" + line + "\n")
-    with pytest.raises(ValueError, match="dup.jsonl: record 1 repeats the id 'r5'"):
+    with pytest.raises(ValueError, match="dup.jsonl:line 2: the id 'r5' repeats that of line 1"):
         list(RecordDataset(tmp_path / "dup.jsonl"))
     with pytest.raises(ValueError, match="unique per split"):
         write_dataset(tmp_path / "o", {"train": [rec(0), rec(0)]}, source="unit")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Iterator, Mapping
 
 FORMAT_VERSION = 1
@@ -39,7 +39,11 @@ def _fail(where: str, msg: str) -> ValueError:
 
 
 def _number(v: Any, where: str, what: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+    try:
+        ok = not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
+    except OverflowError:  # an integer too large for a float
+        ok = False
+    if not ok:
         raise _fail(where, f"{what} must be a finite number, got {v!r:.60}")
     return float(v)
 
@@ -75,18 +79,76 @@ def _box(v: Any, where: str, what: str) -> list[float]:
     return b
 
 
-def _rle(v: Any, where: str, what: str, hw: tuple[int, int] | None) -> dict[str, Any]:
-    """A COCO RLE ``{"size": [H, W], "counts": str}``; ``hw`` is the image's (H, W) it must match."""
+def rle_runs(counts: str) -> list[int] | None:
+    """The run lengths a COCO compressed RLE string encodes (pycocotools' ``rleFrString`` format: 5 bits per
+    character from ``'0'``, a continuation bit, a sign bit, runs after the second stored as differences), or
+    ``None`` if the string is not that format or gives a negative run. Nothing the size of the mask is allocated,
+    so a garbage or oversized RLE is refused before decoding."""
+    runs: list[int] = []
+    x = k = 0
+    more = False
+    for ch in counts:
+        c = ord(ch) - 48
+        if not 0 <= c < 64 or k > 12:  # a character outside the alphabet, or a run longer than 64 bits
+            return None
+        x |= (c & 0x1F) << (5 * k)
+        more = bool(c & 0x20)
+        k += 1
+        if not more:
+            if c & 0x10:
+                x |= -1 << (5 * k)
+            if len(runs) > 2:
+                x += runs[-2]
+            if x < 0:
+                return None
+            runs.append(x)
+            x = k = 0
+    return None if more else runs
+
+
+def check_rle(v: Any, where: str, what: str, hw: tuple[int, int] | None) -> dict[str, Any]:
+    """A COCO RLE ``{"size": [H, W], "counts": str}``, checked without decoding it: ``hw`` is the image's (H, W)
+    it must match, ``H × W`` is at most the image pixel limit and the counts must cover exactly ``H × W``
+    pixels. Errors are ``ValueError(f"{where}: ...")`` naming ``what``."""
     if not isinstance(v, Mapping) or set(v) != {"size", "counts"}:
         raise _fail(where, f"{what} must be a COCO RLE {{'size': [H, W], 'counts': str}}, got {v!r:.80}")
     size = v["size"]
-    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(s, int) and s > 0 for s in size)):
+    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size)):
         raise _fail(where, f"{what}.size must be [H, W] positive integers, got {size!r:.60}")
     if not isinstance(v["counts"], str) or not v["counts"]:
         raise _fail(where, f"{what}.counts must be a non-empty compressed RLE string, got {v['counts']!r:.60}")
     if hw is not None and tuple(size) != hw:
         raise _fail(where, f"{what}.size {size} does not match its image's [H, W] = {list(hw)}")
+    _check_pixels(size[1], size[0], where, f"{what}.size")
+    runs = rle_runs(v["counts"])
+    if runs is None:
+        raise _fail(where, f"{what}.counts is not a COCO compressed RLE string (got {v['counts']!r:.40})")
+    if sum(runs) != size[0] * size[1]:
+        raise _fail(where, f"{what}.counts cover {sum(runs)} pixels, but its size {size} has {size[0] * size[1]}")
     return {"size": list(size), "counts": v["counts"]}
+
+
+_rle = check_rle
+
+
+def _check_pixels(w: int, h: int, where: str, what: str) -> None:
+    """Refuse an image (or mask) of ``w × h`` above the image pixel limit, before anything of that size exists."""
+    from .images import MAX_PIXELS_ENV, default_max_pixels
+
+    limit = default_max_pixels()
+    if w * h > limit:
+        raise _fail(where, f"{what} is {w}x{h} = {w * h} pixels, more than the limit of {limit} per image "
+                           f"(${MAX_PIXELS_ENV} sets it)")  # fmt: skip
+
+
+def _image_path(v: Any, where: str, what: str) -> str:
+    """An image path relative to the records file's folder that stays inside it (no absolute path, no ``..``)."""
+    path = _str(v, where, what, allow_empty=False)
+    parts = PurePosixPath(path.replace("\\", "/")).parts
+    if "\x00" in path or path.startswith(("/", "\\")) or (parts and ":" in parts[0]) or ".." in parts:
+        raise _fail(where, f"{what} = {path[:120]!r} must be a path relative to the records file's folder that "
+                           f"stays inside it (no absolute path, drive or '..')")  # fmt: skip
+    return path
 
 
 def _unknown_keys(obj: Mapping, known: Iterable[str], where: str, what: str) -> None:
@@ -306,6 +368,7 @@ class Record:
     meta: dict[str, Any] = field(default_factory=dict)
     version: int = FORMAT_VERSION
     root: Path | None = field(default=None, compare=False, repr=False)
+    source: str | None = field(default=None, compare=False, repr=False)  # "file:line N" it was read from
 
     def __post_init__(self) -> None:
         self.image_sizes = [(int(w), int(h)) for w, h in self.image_sizes]
@@ -324,11 +387,12 @@ class Record:
         rid = _str(obj["id"], where, "id", allow_empty=False)
         where = f"{where} (id {rid})"
         task = _str(obj["task"], where, "task", allow_empty=False)
-        images = [_str(p, where, f"images[{i}]", allow_empty=False) for i, p in enumerate(_list(obj["images"], where, "images"))]
+        images = [_image_path(p, where, f"images[{i}]") for i, p in enumerate(_list(obj["images"], where, "images"))]
         sizes = []
         for i, s in enumerate(_list(obj["image_sizes"], where, "image_sizes")):
             if not (isinstance(s, list) and len(s) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in s)):
                 raise _fail(where, f"image_sizes[{i}] must be [width, height] positive integers, got {s!r:.60}")
+            _check_pixels(s[0], s[1], where, f"image_sizes[{i}]")
             sizes.append((s[0], s[1]))
         if len(sizes) != len(images):
             raise _fail(where, f"image_sizes has {len(sizes)} entries for {len(images)} images; expected one (W, H) per image")
@@ -378,7 +442,7 @@ class Record:
     def validate(self, where: str = "record") -> "Record":
         """Re-run every check on this (possibly hand-built) record; returns a validated copy."""
         out = Record.from_json(self.to_json(), where)
-        out.root = self.root
+        out.root, out.source = self.root, self.source
         return out
 
     def image_paths(self) -> list[Path]:
@@ -386,27 +450,53 @@ class Record:
         base = self.root or Path()
         return [base / p for p in self.images]
 
+    def check_images(self) -> None:
+        """Check each image file from its header only: it exists, is a readable image within the pixel limit and
+        has the size ``image_sizes`` gives (its targets are in that frame). Raises ``ValueError`` (or
+        ``FileNotFoundError``) naming the record's ``source`` (file:line), its id and the image."""
+        from .images import open_image
+
+        where = f"{self.source or 'record'} (id {self.id})"
+        for i, path in enumerate(self.image_paths()):
+            what = f"{where} images[{i}] = {self.images[i][:120]!r}"
+            with open_image(path, what) as im:
+                size = im.size
+            if tuple(size) != tuple(self.image_sizes[i]):
+                raise _fail(what, f"the image is {size[0]}x{size[1]} pixels but image_sizes[{i}] says "
+                                  f"{self.image_sizes[i][0]}x{self.image_sizes[i][1]}; its targets would be in the "
+                                  f"wrong frame")  # fmt: skip
+
 
 def read_records(path: str | Path) -> Iterator[Record]:
-    """Stream records from one ``.jsonl`` file (blank lines skipped), with ``root`` set to its folder.
+    """Stream records from one ``.jsonl`` file (blank lines skipped), with ``root`` set to its folder and
+    ``source`` to ``"file:line N"``.
 
-    Raises ``ValueError("file.jsonl:line N: ...")`` on the first malformed line.
+    Raises ``ValueError("file.jsonl:line N: ...")`` on the first malformed line, or the first id that repeats an
+    earlier line's (ids must be unique within a file: scores and predictions are matched by id).
     """
     from .jsonl import iter_jsonl
 
     path = Path(path)
+    seen: dict[str, str] = {}
     for where, obj in iter_jsonl(path, "records file"):
         rec = Record.from_json(obj, where)
+        if rec.id in seen:
+            raise _fail(where, f"the id {rec.id!r} repeats that of {seen[rec.id].rsplit(':', 1)[-1]}; "
+                               f"ids must be unique within a file")  # fmt: skip
+        seen[rec.id] = where
         rec.root = path.parent
+        rec.source = where
         yield rec
 
 
 def write_records(path: str | Path, records: Iterable[Record]) -> int:
-    """Write records as JSON Lines (validating each first); returns how many were written."""
+    """Write records as JSON Lines (validating each first), atomically: a bad record or a kill midway leaves any
+    earlier file of that name as it was. Returns how many were written."""
+    from ..atomic import atomic_write
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     n = 0
-    with path.open("w", encoding="utf-8") as fh:
+    with atomic_write(path) as fh:
         for rec in records:
             rec.validate(f"{path}: record {n} (id {getattr(rec, 'id', '?')})")
             fh.write(json.dumps(rec.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n")
