@@ -41,13 +41,32 @@ def test_only_the_drawn_pixels_change_and_the_input_is_kept():
     assert px(img, 70, 25) == PALETTE[2]
 
 
-def test_masks_are_tinted_half_strength_and_resized_to_the_drawn_image():
+def test_masks_get_a_light_fill_and_an_outline_and_are_resized_to_the_drawn_image():
     m = np.zeros((50, 100), bool)
-    m[:25, :50] = True
+    m[10:40, 20:70] = True
     img = draw_overlay(black(), Overlay(masks=[(1, m)]))
-    assert px(img, 10, 10) == (30, 110, 30) and px(img, 60, 40) == (0, 0, 0)  # 0.5 × (60, 220, 60) over black
+    assert px(img, 40, 25) == (18, 66, 18) and px(img, 80, 45) == (0, 0, 0)  # 0.3 × (60, 220, 60) over black
+    assert px(img, 20, 25) == GREEN and px(img, 40, 10) == GREEN and px(img, 69, 39) == GREEN  # the border
     thumb = draw_overlay(black(20, 10), Overlay(masks=[(1, m)]), scale=0.2)
-    assert px(thumb, 2, 2) == (30, 110, 30) and px(thumb, 15, 8) == (0, 0, 0)
+    assert px(thumb, 8, 5) == (18, 66, 18) and px(thumb, 4, 5) == GREEN and px(thumb, 17, 9) == (0, 0, 0)
+
+
+def test_a_filled_mask_keeps_the_objects_colour():
+    yellow = np.zeros((50, 100, 3), np.uint8)
+    yellow[10:40, 20:70] = (240, 220, 30)
+    m = (yellow > 0).any(-1)
+    r, g, b = px(draw_overlay(yellow, Overlay(masks=[(0, m)])), 45, 25)  # red overlay on a yellow triangle
+    assert r > 200 and g > 150 and b < 80  # still reads yellow (half strength would give (248, 140, 45): orange)
+
+
+def test_small_images_are_enlarged_whole_and_sharp():
+    tiny = np.zeros((16, 32, 3), np.uint8)
+    tiny[4:8, 4:8] = 255
+    img = draw_overlay(tiny, Overlay(boxes=[(0, [20, 2, 30, 12], "")]), min_side=64)
+    assert img.size == (128, 64)  # × 4: a whole factor
+    assert px(img, 16, 16) == (255, 255, 255) and px(img, 31, 31) == (255, 255, 255) and px(img, 32, 32) == (0, 0, 0)
+    assert px(img, 80, 30) == RED  # the box's left edge at x = 20 × 4
+    assert draw_overlay(tiny, Overlay(), min_side=10).size == (32, 16)  # big enough already
 
 
 def test_regions_keypoints_traces_and_the_picked_frame():
@@ -80,11 +99,14 @@ def test_lines_grow_with_the_image_so_large_photos_show_them():
 
 
 @pytest.mark.parametrize("y1, above", [(30, True), (0, False)])
-def test_captions_sit_above_the_box_or_inside_at_the_top_edge(y1, above):
+def test_captions_sit_above_the_box_or_below_it_never_over_it(y1, above):
     box = [20, y1, 80, y1 + 15]
     img = np.asarray(draw_overlay(black(), Overlay(boxes=[(0, box, "cat 0.91")])))
     red_rows = np.flatnonzero((img == RED).all(-1).any(1))
     assert (red_rows.min() < y1) == above and red_rows.min() >= 0
+    assert (red_rows.max() > y1 + 15) == (not above)  # at the top edge the label goes under the box
+    inside = img[y1 + 1 : y1 + 14, 21:79]
+    assert not inside.any()  # the object inside the box stays visible
     label = np.asarray(draw_overlay(black(), Overlay(boxes=[(0, box, "cat 0.91")]), captions=False))
     plain = np.asarray(draw_overlay(black(), Overlay(boxes=[(0, box, "")])))
     np.testing.assert_array_equal(label, plain)  # captions=False: boxes only

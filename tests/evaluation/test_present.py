@@ -7,6 +7,7 @@ from vistakit.data.overlay import PALETTE, PICKED_COLOUR
 from vistakit.data.record import VisualPrompt
 from vistakit.evaluation.present import (
     describe_prediction,
+    READABLE_SIDE,
     draw_on_images,
     draw_prediction,
     parse_any,
@@ -69,8 +70,8 @@ def test_draw_prediction_marks_the_box(tmp_path):
     img = draw_prediction(paths, SIZES, "<image>\n<image>\nwhere?", _answer(), pred, "rec")
     colours = {c for _, c in img.getcolors(1 << 20)}
     assert (255, 60, 60) in colours  # the box: palette colour 0
-    # the mask (instance 1, on image 1) is tinted with palette colour 1 at half strength over black
-    assert (30, 110, 30) in colours
+    # the mask (instance 1, on image 1): a light fill of palette colour 1 over black, outlined in that colour
+    assert (18, 66, 18) in colours and (60, 220, 60) in colours
 
     arrays = [np.zeros((h, w, 3), np.uint8) for w, h in SIZES]  # the same images, already in memory
     same = draw_prediction(arrays, SIZES, "<image>\n<image>\nwhere?", _answer(), pred, "rec")
@@ -134,3 +135,14 @@ def test_parse_any_never_raises(text):
     pred = parse_any(text, SIZES, G)
     prediction_json(pred)
     describe_prediction(pred)
+
+
+def test_small_images_are_enlarged_to_a_readable_size_before_drawing():
+    arrays = [np.full((h, w, 3), 50, np.uint8) for w, h in SIZES]
+    pred = parse_any(_answer(), SIZES, G)
+    big = draw_on_images(arrays, pred, min_side=READABLE_SIDE)  # short side >= 384, whole factor, nearest
+    for im, (w, h) in zip(big, SIZES):
+        k = im.width // w
+        assert im.size == (w * k, h * k) and min(im.size) >= 384 > min(w, h) * (k - 1)
+    plain = np.asarray(big[0])
+    assert (plain[-1, -1] == 50).all()  # far from the drawings the pixels are the original's, only larger

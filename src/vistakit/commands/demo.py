@@ -26,5 +26,6 @@ def run(args: argparse.Namespace) -> int:
     result = run_demo(engine, args.out, tasks, args.per_task, args.seed, **generation_kwargs(args))
     for line in format_table(result.report):
         print(line)
-    print(f"{len(result.overlays)} overlays in {args.out}/overlays/, table in {result.table}")
+    print(f"{len(result.overlays)} overlays in {args.out}/overlays/, every example in {result.gallery}, "
+          f"table in {result.table}")  # fmt: skip
     return 0

@@ -1,17 +1,22 @@
-"""Draw results on one image: masks tinted, boxes (with captions), points, traces, keypoints, the visual prompts
-asked about (white) and a frame when the image was picked.
+"""Draw results on one image: masks outlined with a light fill, boxes (with captions above or below them, never
+over the object), points, traces, keypoints, the visual prompts asked about (white) and a frame when the image was
+picked.
 
 Everything in an :class:`Overlay` is in pixels of the **original** image; :func:`draw_overlay` scales it by
 ``scale`` onto the image it draws on (1: the original at full resolution; < 1: a thumbnail, as the record preview
-draws). Line widths grow with the drawn image, so overlays stay visible on large photos. Used by
-:mod:`vistakit.data.preview` (records) and :mod:`vistakit.evaluation.present` (model answers).
+draws). ``min_side`` first enlarges a small image by a whole factor (nearest neighbour, so pixels stay sharp) until
+its short side reaches it: a 64-pixel scene has no room for a readable label. Line widths grow with the drawn image,
+so overlays stay visible on large photos. Used by :mod:`vistakit.data.preview` (records) and
+:mod:`vistakit.evaluation.present` (model answers).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
@@ -22,6 +27,7 @@ PALETTE = ((255, 60, 60), (60, 220, 60), (60, 140, 255), (255, 200, 0), (255, 0,
 REGION_COLOUR = (255, 255, 255)  # the visual prompts the question asked about
 PICKED_COLOUR = (0, 255, 0)  # the frame of an image an answer picked
 VISIBLE, OCCLUDED = (255, 255, 0), (255, 0, 0)  # keypoint visibility 2 / 1
+MASK_FILL = 0.3  # light enough that the object's own colour still reads through (a yellow triangle stays yellow)
 
 
 def colour(index: int) -> tuple[int, int, int]:
@@ -48,30 +54,48 @@ class Overlay:
     picked: bool = False
 
 
-def _tint(arr: np.ndarray, mask: np.ndarray, rgb: Sequence[int], alpha: float) -> None:
-    """Blend ``rgb`` into ``arr`` (H×W×3 float32) where ``mask`` is set, resizing the mask to ``arr`` if needed."""
+def _tint(arr: np.ndarray, mask: np.ndarray, rgb: Sequence[int], alpha: float, outline: int = 0) -> None:
+    """Blend ``rgb`` into ``arr`` (H×W×3 float32) where ``mask`` is set, resizing the mask to ``arr`` if needed;
+    ``outline`` > 0 also paints the mask's inner border that many pixels wide in full ``rgb``."""
     h, w = arr.shape[:2]
     m = np.asarray(mask, bool)
     if m.shape != (h, w):
         m = np.asarray(Image.fromarray(m).resize((w, h), Image.NEAREST))
     arr[m] = (1 - alpha) * arr[m] + alpha * np.asarray(rgb, np.float32)
+    if outline > 0 and m.any():
+        inner = cv2.erode(m.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=outline,
+                          borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)  # fmt: skip
+        arr[m & ~inner] = np.asarray(rgb, np.float32)
+
+
+def upscale_factor(size: tuple[int, int], min_side: int) -> int:
+    """The whole factor that brings an image of ``size`` (W, H) to a short side of at least ``min_side`` (1 when
+    it is there already, or ``min_side`` is 0)."""
+    short = max(1, min(size))
+    return max(1, math.ceil(min_side / short)) if min_side > 0 else 1
 
 
 def draw_overlay(image: Image.Image | np.ndarray, overlay: Overlay, scale: float = 1.0,
-                 captions: bool = True) -> Image.Image:  # fmt: skip
+                 captions: bool = True, min_side: int = 0) -> Image.Image:  # fmt: skip
     """A new RGB image: ``image`` (the original scaled by ``scale``) with ``overlay`` drawn on it. ``captions``
-    writes each box's caption above it (off for thumbnails, where text would hide the image)."""
+    writes each box's caption above it, or below it when the image's top edge leaves no room (off for thumbnails,
+    where text would hide the image). ``min_side`` > 0 enlarges a smaller image first (see the module's doc): the
+    result is then :func:`upscale_factor` times larger."""
     base = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image, np.uint8))
-    arr = np.asarray(base.convert("RGB")).astype(np.float32)
+    base = base.convert("RGB")
+    k = upscale_factor(base.size, min_side)
+    if k > 1:
+        base = base.resize((base.width * k, base.height * k), Image.NEAREST)
+    arr = np.asarray(base).astype(np.float32)
+    lw = max(1, round(max(base.size) / 250))  # 1 px on a thumbnail, ~3 px on a 640 px photo
     for n, m in overlay.masks:
-        _tint(arr, m, colour(n), 0.5)
+        _tint(arr, m, colour(n), MASK_FILL, outline=lw)
     for vp in overlay.regions:
         if vp.mask is not None:
             _tint(arr, Mask.from_rle(vp.mask).array, REGION_COLOUR, 0.35)
     img = Image.fromarray(arr.round().astype(np.uint8))
     d = ImageDraw.Draw(img)
-    lw = max(1, round(max(img.size) / 250))  # 1 px on a thumbnail, ~3 px on a 640 px photo
-    s = scale
+    s = scale * k
 
     def dot(x: float, y: float, r: float, fill: Sequence[int]) -> None:
         d.ellipse([x * s - r, y * s - r, x * s + r, y * s + r], fill=tuple(fill))
@@ -82,7 +106,9 @@ def draw_overlay(image: Image.Image | np.ndarray, overlay: Overlay, scale: float
         d.rectangle([x1, y1, max(x1, x2 - 1), max(y1, y2 - 1)], outline=colour(n), width=lw)
         if font is not None and text:
             w, h = d.textbbox((0, 0), text, font=font)[2:]
-            y = y1 - h - lw if y1 - h - lw >= 0 else y1  # above the box; inside it at the image's top edge
+            # above the box; below it when the top edge leaves no room; over it only when neither fits
+            y = y1 - h - lw if y1 - h - lw >= 0 else y2 if y2 + h + lw <= img.height else y1
+            x1 = max(0.0, min(x1, img.width - w - 2 * lw))  # the whole label on the image
             d.rectangle([x1, y, x1 + w + 2 * lw, y + h + lw], fill=colour(n))
             d.text((x1 + lw, y), text, fill=(0, 0, 0), font=font)
     for n, (x, y) in overlay.points:

@@ -172,14 +172,22 @@ def prediction_overlays(
     return overlays
 
 
+READABLE_SIDE = 384  # smaller images are enlarged (nearest neighbour) to this short side before drawing
+
+
 def draw_on_images(
-    images: Sequence[np.ndarray | Image.Image], pred: Prediction, visual_prompts: Sequence[VisualPrompt] = ()
+    images: Sequence[np.ndarray | Image.Image],
+    pred: Prediction,
+    visual_prompts: Sequence[VisualPrompt] = (),
+    min_side: int = 0,
 ) -> list[Image.Image]:
-    """One full-resolution RGB image per input image (H×W×3 uint8 arrays or PIL images, the originals): its
-    pixels with its share of ``pred`` drawn on (see :func:`prediction_overlays`)."""
+    """One RGB image per input image (H×W×3 uint8 arrays or PIL images, the originals): its pixels with its share
+    of ``pred`` drawn on (see :func:`prediction_overlays`), at full resolution — enlarged by a whole factor, nearest
+    neighbour, when its short side is under ``min_side`` (``READABLE_SIDE``: a 64-pixel scene becomes 384 px, so
+    labels fit beside the objects; the default 0 keeps every image at its own size)."""
     pictures = [im if isinstance(im, Image.Image) else Image.fromarray(np.asarray(im, np.uint8)) for im in images]
     overlays = prediction_overlays(pred, [p.size for p in pictures], visual_prompts)
-    return [draw_overlay(p, o) for p, o in zip(pictures, overlays)]
+    return [draw_overlay(p, o, min_side=min_side) for p, o in zip(pictures, overlays)]
 
 
 def draw_prediction(
