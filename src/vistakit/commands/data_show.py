@@ -33,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
     wanted = {t.strip() for t in args.tasks.split(",") if t.strip()}
     recs = (r for r in read_records(path) if not wanted or r.task in wanted)
     records = list(itertools.islice(recs, args.skip, args.skip + args.n))
+    for rec in records:  # a missing image is drawn as a grey placeholder; an unreadable or mis-sized one is refused
+        rec.check_images(missing_ok=True)
     grid(records, args.columns).save(args.out)
     print(f"drew {len(records)} {args.split} records from {args.dir} to {args.out}")
     return 0

@@ -450,15 +450,18 @@ class Record:
         base = self.root or Path()
         return [base / p for p in self.images]
 
-    def check_images(self) -> None:
-        """Check each image file from its header only: it exists, is a readable image within the pixel limit and
-        has the size ``image_sizes`` gives (its targets are in that frame). Raises ``ValueError`` (or
-        ``FileNotFoundError``) naming the record's ``source`` (file:line), its id and the image."""
+    def check_images(self, missing_ok: bool = False) -> None:
+        """Check each image file from its header only: it exists (``missing_ok``: a missing one is passed over),
+        is a readable image within the pixel limit and has the size ``image_sizes`` gives (its targets are in
+        that frame). Raises ``ValueError`` (or ``FileNotFoundError``) naming the record's ``source`` (file:line),
+        its id and the image."""
         from .images import open_image
 
         where = f"{self.source or 'record'} (id {self.id})"
         for i, path in enumerate(self.image_paths()):
             what = f"{where} images[{i}] = {self.images[i][:120]!r}"
+            if missing_ok and not path.exists():
+                continue
             with open_image(path, what) as im:
                 size = im.size
             if tuple(size) != tuple(self.image_sizes[i]):

@@ -69,7 +69,9 @@ def load_split(
 ) -> dict[str, list[Record]]:
     """``{task: records}`` of ``data_dir/<split>.jsonl`` (only ``tasks`` if given; the first ``limit`` per task).
 
-    A missing split or a task with no records raises naming what was found instead.
+    A missing split or a task with no records raises naming what was found instead; a record whose image is
+    missing, not an image, over the pixel limit or not the size its ``image_sizes`` says raises naming its
+    file:line (:meth:`Record.check_images`, headers only).
     """
     path = Path(data_dir) / f"{split}.jsonl"
     if not path.is_file():
@@ -85,6 +87,7 @@ def load_split(
     for rec in RecordDataset(path, tasks=tasks):
         pool = out.setdefault(rec.task, [])
         if limit is None or len(pool) < limit:
+            rec.check_images()  # a missing, unreadable, oversized or mis-sized image: one line naming file:line
             pool.append(rec)
     missing = [t for t in tasks or () if t not in out]
     if missing:

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..data.jsonl import iter_jsonl
-from ..data.record import ANSWER_BINS, Record, read_records
+from ..data.record import ANSWER_BINS, Record, check_rle, read_records
 from ..geometry import Mask, SequenceGrammar
 from ..tasks.base import Prediction, Task, get_task
 
@@ -93,6 +93,8 @@ def prediction_from_json(obj: Mapping[str, Any], gold: Record, task: Task, gramm
     if "answer" in obj and not isinstance(obj["answer"], str):
         raise ValueError(f"{where}: answer must be a string, got {type(obj['answer']).__name__}")
     pred = task.parse(obj["answer"], gold.image_sizes, grammar) if "answer" in obj else Prediction()
+    if "masks" in obj:
+        _check_masks(obj, gold, where)  # before decoding: a garbage or 60000×60000 RLE is refused, not allocated
     try:
         if "boxes" in obj:
             boxes = np.asarray(obj["boxes"], np.float64).reshape(-1, 4)
@@ -122,6 +124,21 @@ def prediction_from_json(obj: Mapping[str, Any], gold: Record, task: Task, gramm
         if "labels" not in obj and len(pred.labels) != n:
             pred.labels = [""] * n
     return pred
+
+
+def _check_masks(obj: Mapping[str, Any], gold: Record, where: str) -> None:
+    """Each predicted mask must be a whole COCO RLE of the size of the gold image it lies on (``image_ids[i]``,
+    else image 0): a ``ValueError`` naming the file:line and the mask otherwise."""
+    masks, ids = obj["masks"], obj.get("image_ids")
+    if not isinstance(masks, list):
+        raise ValueError(f"{where}: masks must be a list of COCO RLEs, got {type(masks).__name__}")
+    for i, m in enumerate(masks):
+        k = ids[i] if isinstance(ids, list) and i < len(ids) else 0
+        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < len(gold.image_sizes):
+            raise ValueError(f"{where}: image_ids[{i}] = {k!r:.20} is not an image of record {gold.id!r} "
+                             f"(0..{len(gold.image_sizes) - 1})")  # fmt: skip
+        w, h = gold.image_sizes[k]
+        check_rle(m, where, f"masks[{i}]", (h, w))
 
 
 NO_GROUP = "(none)"
