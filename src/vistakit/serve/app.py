@@ -22,13 +22,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
-from ..api import Request, Result, Vista
+from ..api import Result, Vista
 from ..tasks import get_task, task_names
 from .batching import Batcher, QueueFull
 from .body_limit import BodyLimit
 from .errors import RequestError, install_error_handlers
 from .openai_chat import chat_completion, from_chat
-from .requests import from_predict, prepare
+from .pixel_budget import PixelBudget
+from .requests import Checked, from_predict, prepare
 from .schemas import (
     ChatCompletion,
     ChatRequest,
@@ -46,7 +47,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "a bad request: broken JSON, a bad image, a limit exceeded, …"},
     413: {"model": ErrorResponse, "description": "the request body is too large"},
     422: {"model": ErrorResponse, "description": "the body does not match the schema"},
-    503: {"model": ErrorResponse, "description": "too many requests waiting; retry later"},
+    503: {"model": ErrorResponse, "description": "too many requests waiting, or too many image pixels being decoded; "
+                                              "retry later (Retry-After)"},
 }
 
 
@@ -56,6 +58,7 @@ def create_app(vista: Vista, settings: ServeSettings | None = None) -> FastAPI:
     model_name = settings.model_name or vista.name
     max_images = min(settings.max_images, vista.max_images)
     created = int(time.time())
+    budget = PixelBudget(settings.max_decoded_pixels, settings.pixel_wait_s)
     batcher: Batcher = Batcher(vista.run, settings.max_batch_size, settings.max_wait_ms, settings.max_queue)
 
     @asynccontextmanager
@@ -71,16 +74,17 @@ def create_app(vista: Vista, settings: ServeSettings | None = None) -> FastAPI:
         description="One vision-language model for captions, questions, boxes, masks and points. Coordinates are "
                     "pixels of the original images; masks are COCO RLE. Errors: {error: {message, type, param, code}}.",
     )  # fmt: skip
-    app.state.vista, app.state.settings, app.state.batcher = vista, settings, batcher
+    app.state.vista, app.state.settings, app.state.batcher, app.state.pixel_budget = vista, settings, batcher, budget
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes)
     install_error_handlers(app)
 
-    async def answer(decode: Callable[[], Request]) -> Result:
-        prepared = await run_in_threadpool(lambda: prepare(vista, decode()))
+    async def answer(check: Callable[[], Checked]) -> Result:
+        prepared = await run_in_threadpool(lambda: prepare(vista, check(), settings, budget))
         try:
             return await batcher.submit(prepared)
         except QueueFull as exc:
-            raise RequestError(f"the server is busy: {exc}; retry later", status=503, code="overloaded") from None
+            raise RequestError(f"the server is busy: {exc}; retry later", status=503, code="overloaded",
+                               headers={"Retry-After": "1"}) from None
 
     chat_errors = {**ERRORS, 404: {"model": ErrorResponse, "description": "the model named is not served here"}}
 

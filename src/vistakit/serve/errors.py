@@ -23,13 +23,19 @@ class RequestError(Exception):
     """A request the server refuses: HTTP ``status``, a ``message`` naming what was wrong and what was expected,
     the offending ``param`` (a dotted path into the body, when known) and a short machine-readable ``code``."""
 
-    def __init__(self, message: str, *, status: int = 400, param: str | None = None, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int = 400, param: str | None = None, code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(message)
         self.message, self.status, self.param, self.code = message, status, param, code
+        self.headers = headers or {}
 
 
 def error_body(message: str, status: int, param: str | None = None, code: str | None = None) -> dict[str, Any]:
     kind = _TYPES.get(status, "invalid_request_error" if status < 500 else "server_error")
+    # A message may quote the request (an unknown task name); a lone surrogate in it would fail the UTF-8 encoding
+    message, param = (t.encode("utf-8", "backslashreplace").decode("utf-8") if t else t for t in (message, param))
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
@@ -59,10 +65,26 @@ def validation_message(errors: list[dict[str, Any]]) -> tuple[str, str | None, s
     return "invalid request: " + "; ".join(shown) + more, _loc(first.get("loc", ())) or None, "invalid_schema"
 
 
+def body_parse_message(cause: BaseException) -> str:
+    """Why a request body could not be parsed, for the failures FastAPI reports only as "an error parsing the
+    body": bytes that are not UTF-8, nesting deeper than the parser's recursion limit, an integer literal longer
+    than Python converts (4,300 digits)."""
+    if isinstance(cause, UnicodeDecodeError):
+        return (f"the request body is not valid UTF-8 (byte 0x{cause.object[cause.start]:02x} at position "
+                f"{cause.start}); send JSON encoded as UTF-8")  # fmt: skip
+    if isinstance(cause, RecursionError):
+        return "the request body is nested too deeply to parse; expected a JSON object a few levels deep"
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        return "the request body has an integer literal with too many digits; expected numbers of ordinary size"
+    return f"the request body could not be parsed as JSON ({type(cause).__name__})"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestError)
     async def _refused(request: Request, exc: RequestError) -> JSONResponse:
-        return error_response(exc.message, exc.status, exc.param, exc.code)
+        response = error_response(exc.message, exc.status, exc.param, exc.code)
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -74,12 +96,14 @@ def install_error_handlers(app: FastAPI) -> None:
         code = None
         if exc.status_code == 413:
             message, code = str(exc.detail), "body_too_large"
+        elif exc.status_code == 400 and exc.__cause__ is not None:  # FastAPI's JSON parse failed outside JSONDecodeError
+            message, code = body_parse_message(exc.__cause__), "invalid_json"
         elif exc.status_code == 404:
-            message = f"no route {request.url.path}; see /docs for the endpoints"
+            message, code = f"no route {request.url.path[:200]}; see /docs for the endpoints", "not_found"
         elif exc.status_code == 405:
-            message = f"{request.method} is not allowed on {request.url.path}"
+            message, code = f"{request.method} is not allowed on {request.url.path[:200]}", "method_not_allowed"
         else:
-            message = str(exc.detail)
+            message, code = str(exc.detail), f"http_{exc.status_code}"
         return JSONResponse(
             error_body(message, exc.status_code, None, code), status_code=exc.status_code, headers=exc.headers
         )

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
-from ..data.images import ImageError, read_image
+from ..data.images import ImageError, open_image, read_image
 from .errors import RequestError
 from .settings import ServeSettings
 
@@ -107,6 +107,21 @@ def _file_url(url: str, settings: ServeSettings, param: str) -> bytes:
 
 def load_image(ref: str, settings: ServeSettings, param: str, allow_bare_base64: bool = False) -> np.ndarray:
     """One image reference (see the module docstring) → H×W×3 uint8 RGB; ``param`` names it in errors."""
+    return read_image_bytes(image_bytes(ref, settings, param, allow_bare_base64), settings, param)
+
+
+def header_pixels(data: bytes, settings: ServeSettings, param: str) -> int:
+    """width × height read from the header of encoded image bytes, after the format and per-image limit checks
+    (nothing decoded): what decoding the image will cost."""
+    try:
+        with open_image(data, param, settings.max_pixels, settings.image_formats) as im:
+            return im.size[0] * im.size[1]
+    except ImageError as exc:
+        raise _refuse(str(exc), param, exc.code) from None
+
+
+def image_bytes(ref: str, settings: ServeSettings, param: str, allow_bare_base64: bool = False) -> bytes:
+    """One image reference → its encoded bytes (the URL, media type and base64 checks; nothing decoded)."""
     if not isinstance(ref, str) or not ref:
         raise _refuse(f"{param}: expected an image URL or base64 string", param, "invalid_image")
     scheme = ref[:16].split(":", 1)[0].lower() if ":" in ref[:16] else ""
@@ -123,4 +138,4 @@ def load_image(ref: str, settings: ServeSettings, param: str, allow_bare_base64:
                       "unsupported_image_url")  # fmt: skip
     else:
         data = decode_base64(ref, param)
-    return read_image_bytes(data, settings, param)
+    return data

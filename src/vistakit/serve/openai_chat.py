@@ -23,10 +23,10 @@ import time
 import uuid
 from typing import Any
 
-from ..api import Request, Result, full_prompt
+from ..api import Result, full_prompt
 from ..data.record import IMAGE_PLACEHOLDER
 from .errors import RequestError
-from .requests import build_request
+from .requests import Checked, build_request
 from .schemas import ChatRequest, TextPart
 from .settings import ServeSettings
 
@@ -65,8 +65,8 @@ def chat_prompt(body: ChatRequest) -> tuple[list[tuple[str, str]], str]:
     return images, prompt
 
 
-def from_chat(body: ChatRequest, settings: ServeSettings, max_images: int) -> Request:
-    """A chat completion request → a vistakit request (see the module docstring for the rules)."""
+def from_chat(body: ChatRequest, settings: ServeSettings, max_images: int) -> Checked:
+    """A chat completion request → a checked vistakit request (see the module docstring for the rules)."""
     if body.stream:
         raise RequestError("streaming is not supported; send stream=false", param="stream", code="unsupported")
     images, prompt = chat_prompt(body)

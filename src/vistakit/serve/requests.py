@@ -1,16 +1,41 @@
 """HTTP request bodies → checked :class:`vistakit.Request` objects, the cheap checks first (counts and lengths,
-then the image headers, then the decode), so a bad request costs little and never reaches the batch."""
+then the image headers), so a bad request costs little and never reaches the batch; then, holding their pixels
+in the server's :class:`PixelBudget`, the decode, :meth:`Vista.prepare` and the reduction of each image to the
+model's resolution, so a request holds its full-size images only for as long as that takes."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from contextlib import nullcontext
+from typing import Any
+
+import cv2
 
 from ..api import Prepared, Request, Vista
+from ..data.record import VisualPrompt
+from ..geometry import ImageTransform
 from ..tasks import task_names
 from .errors import RequestError
-from .images import load_image
+from .images import header_pixels, image_bytes, read_image_bytes
+from .pixel_budget import BudgetSpent, PixelBudget
 from .schemas import PredictRequest, Region
 from .settings import ServeSettings
+
+
+@dataclasses.dataclass
+class Checked:
+    """A request that passed every check short of decoding its images: their encoded bytes (with the param
+    naming each), the pixels decoding them costs (from their headers), and the other fields of the request."""
+
+    encoded: list[tuple[bytes, str]]
+    pixels: int
+    fields: dict[str, Any]
+
+    def decode(self, settings: ServeSettings) -> Request:
+        """The :class:`vistakit.Request`, its images decoded (a 400 naming a corrupt or truncated one)."""
+        arrays = [read_image_bytes(data, settings, param) for data, param in self.encoded]
+        return Request(arrays, **self.fields)
 
 
 def build_request(
@@ -26,12 +51,16 @@ def build_request(
     constrained: bool = True,
     prompt_param: str = "prompt",
     allow_bare_base64: bool = False,
-) -> Request:
+) -> Checked:
     """``images``: (reference, param naming it) pairs; the rest as in :class:`vistakit.Request`. Raises
-    :class:`RequestError` (400) naming the first problem."""
+    :class:`RequestError` (400) naming the first problem. Nothing is decoded yet (see :func:`prepare`)."""
     if len(prompt) > settings.max_prompt_chars:
         raise RequestError(f"the prompt has {len(prompt)} characters; the limit is {settings.max_prompt_chars}",
                            param=prompt_param, code="prompt_too_long")  # fmt: skip
+    lone = next((k for k, ch in enumerate(prompt) if "\ud800" <= ch <= "\udfff"), None)
+    if lone is not None:  # JSON may escape half a UTF-16 pair ("\ud800"); it is no character the model can read
+        raise RequestError(f"the prompt has a lone UTF-16 surrogate (\\u{ord(prompt[lone]):04x}) at character {lone}; "
+                           f"expected valid Unicode text", param=prompt_param, code="invalid_prompt")  # fmt: skip
     if not prompt.strip():
         raise RequestError("the prompt is empty; ask a question about the image(s)", param=prompt_param,
                            code="empty_prompt")  # fmt: skip
@@ -51,14 +80,14 @@ def build_request(
     if num_beams > settings.max_beams:
         raise RequestError(f"num_beams {num_beams} is above this server's limit of {settings.max_beams}",
                            param="num_beams", code="too_many_beams")  # fmt: skip
-    arrays = [load_image(ref, settings, param, allow_bare_base64) for ref, param in images]
-    return Request(
-        arrays, prompt, task, [r.model_dump(mode="json") for r in regions], max_new_tokens=new_tokens, num_beams=num_beams,
-        constrained=constrained,
-    )  # fmt: skip
+    encoded = [(image_bytes(ref, settings, param, allow_bare_base64), param) for ref, param in images]
+    pixels = sum(header_pixels(data, settings, param) for data, param in encoded)
+    fields = {"prompt": prompt, "task": task, "regions": [r.model_dump(mode="json") for r in regions],
+              "max_new_tokens": new_tokens, "num_beams": num_beams, "constrained": constrained}  # fmt: skip
+    return Checked(encoded, pixels, fields)
 
 
-def from_predict(body: PredictRequest, settings: ServeSettings, max_images: int) -> Request:
+def from_predict(body: PredictRequest, settings: ServeSettings, max_images: int) -> Checked:
     """A ``POST /v1/predict`` body → a request (images as data URLs or bare base64)."""
     return build_request(
         [(ref, f"images.{k}") for k, ref in enumerate(body.images)], body.prompt, settings=settings,
@@ -67,12 +96,54 @@ def from_predict(body: PredictRequest, settings: ServeSettings, max_images: int)
     )  # fmt: skip
 
 
-def prepare(vista: Vista, request: Request) -> Prepared:
-    """:meth:`Vista.prepare` with its refusals (wrong placeholder counts, a prompt too long for the model, a
-    region off its image, …) as 400s."""
+def prepare(vista: Vista, checked: Checked, settings: ServeSettings, budget: PixelBudget | None = None) -> Prepared:
+    """Decode and :meth:`Vista.prepare` a checked request while holding its pixels in ``budget`` (503 with
+    ``Retry-After`` when they stay in use), then reduce its images to the model's resolution. The refusals of
+    :meth:`Vista.prepare` (wrong placeholder counts, a prompt too long for the model, a region off its image, …)
+    are 400s."""
     try:
-        return vista.prepare(request, "request")
-    except KeyError as exc:
-        raise RequestError(str(exc.args[0] if exc.args else exc), code="invalid_request") from None
-    except (ValueError, TypeError, FileNotFoundError) as exc:
-        raise RequestError(str(exc), code="invalid_request") from None
+        with budget.reserve(checked.pixels) if budget is not None else nullcontext():
+            request = checked.decode(settings)
+            try:
+                prepared = vista.prepare(request, "request")
+            except KeyError as exc:
+                raise RequestError(str(exc.args[0] if exc.args else exc), code="invalid_request") from None
+            except (ValueError, TypeError, FileNotFoundError) as exc:
+                raise RequestError(str(exc), code="invalid_request") from None
+            del request  # the full-size images go with it and with the prepared request reduced below
+            return at_model_size(prepared, int(vista.engine.model.config.canvas))
+    except BudgetSpent as exc:
+        raise RequestError(f"the server is busy decoding other images: {exc}; retry later", status=503,
+                           code="overloaded", headers={"Retry-After": "1"}) from None  # fmt: skip
+
+
+def at_model_size(prepared: Prepared, canvas: int) -> Prepared:
+    """``prepared`` with each image larger than the ``canvas`` reduced to the size the processor resizes it to
+    (the same ``cv2.INTER_AREA`` resize, so the model sees the very same pixels) and its box / point regions
+    scaled alike; ``image_sizes`` stay the originals, so results are still in original pixels. An image a mask
+    region lies on keeps its size (the mask is encoded at its resolution). The result holds kilobytes per image
+    instead of megabytes; it is not for :meth:`vistakit.Result.draw` (the images are the model's)."""
+    masked = {vp.image for vp in prepared.regions if vp.type == "mask"}
+    images, scales = [], []
+    for k, (arr, (w, h)) in enumerate(zip(prepared.images, prepared.image_sizes)):
+        if k in masked or max(w, h) <= canvas:
+            images.append(arr)
+            scales.append(1.0)
+            continue
+        t = ImageTransform.fit((w, h), canvas)
+        images.append(cv2.resize(arr, t.resized_size, interpolation=cv2.INTER_AREA))
+        scales.append(t.scale)
+    if all(s == 1.0 for s in scales):
+        return prepared
+    regions = [_scaled(vp, scales[vp.image]) for vp in prepared.regions]
+    return dataclasses.replace(prepared, images=images, regions=regions)
+
+
+def _scaled(vp: VisualPrompt, s: float) -> VisualPrompt:
+    if s == 1.0 or vp.type == "mask":
+        return vp
+    if vp.type == "box" and vp.box is not None:
+        return dataclasses.replace(vp, box=[v * s for v in vp.box])
+    if vp.type == "point" and vp.point is not None:
+        return dataclasses.replace(vp, point=[v * s for v in vp.point])
+    return vp

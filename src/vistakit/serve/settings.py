@@ -26,6 +26,12 @@ class ServeSettings:
     (``default_new_tokens`` when it asks nothing), ``image_formats`` the decoders allowed.
     ``allowed_file_dir``: where ``file://`` image URLs may point (``None``: refused); http(s) URLs are never
     fetched. ``model_name``: the id in ``/v1/models`` (``None``: the checkpoint folder's name).
+    Memory: at most ``max_decoded_pixels`` image pixels are decoded at once across all requests (default: one
+    request of four 4096² images); a request that finds them in use waits up to ``pixel_wait_s``, then gets 503
+    with ``Retry-After``. Connections (with :func:`vistakit.serve.server.uvicorn_config`): a request must arrive
+    whole, headers and body, within ``request_timeout_s`` of its first byte (else 408 and the connection closes);
+    an idle keep-alive connection closes after ``keep_alive_s``, one that never sends a byte after
+    ``request_timeout_s``.
     """
 
     max_batch_size: int = 16
@@ -42,10 +48,14 @@ class ServeSettings:
     image_formats: tuple[str, ...] = ("PNG", "JPEG", "WEBP", "BMP")
     allowed_file_dir: Path | None = None
     model_name: str | None = None
+    max_decoded_pixels: int = 4 * 4096 * 4096
+    pixel_wait_s: float = 30.0
+    request_timeout_s: float = 30.0
+    keep_alive_s: float = 5.0
 
     def __post_init__(self) -> None:
         for name in ("max_batch_size", "max_queue", "max_images", "max_pixels", "max_prompt_chars", "max_body_bytes",
-                     "max_new_tokens", "default_new_tokens", "max_beams"):  # fmt: skip
+                     "max_new_tokens", "default_new_tokens", "max_beams", "max_decoded_pixels"):  # fmt: skip
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"serve setting {name} must be a positive integer, got {v!r}")
@@ -53,6 +63,10 @@ class ServeSettings:
             raise ValueError(f"serve setting max_regions must be a non-negative integer, got {self.max_regions!r}")
         if not isinstance(self.max_wait_ms, (int, float)) or not 0 <= self.max_wait_ms <= 10_000:
             raise ValueError(f"serve setting max_wait_ms must be between 0 and 10000, got {self.max_wait_ms!r}")
+        for name, top in (("pixel_wait_s", 600), ("request_timeout_s", 3600), ("keep_alive_s", 3600)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= top:
+                raise ValueError(f"serve setting {name} must be a number of seconds in (0, {top}], got {v!r}")
         if self.default_new_tokens > self.max_new_tokens:
             raise ValueError(
                 f"default_new_tokens {self.default_new_tokens} exceeds max_new_tokens {self.max_new_tokens}"
