@@ -24,7 +24,7 @@ esac
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(plain cited)
 mkdir -p "$OUT"
-# the dev split lists its referents (read by benchmarks/cited_answers.py); its prompts and answers are the same
+# the dev split lists its referents (read by research/cited_answers.py); its prompts and answers are the same
 [ -f "$DEV/val.jsonl" ] || .venv/bin/vistakit data generate --out "$DEV" --split val --n 600 --seed 11 \
   --tasks "$TASK" --cite-referents "$TASK"
 score() {  # name, checkpoint

@@ -67,7 +67,7 @@ class VisionConfig:
     ``instruction_film`` (``vit`` only): the tower sees the instruction too — its pooled embedding scales and
     shifts the stem's feature maps (FiLM, Perez et al. 2018) and the normalised inputs of every block's attention
     and MLP (adaLN, as in DiT), from zero-initialised maps, so the patch features are computed *for* what the
-    instruction names (``benchmarks/localization_probe.py --mode grounding``).
+    instruction names (``research/localization_probe.py --mode grounding``).
     ``instruction_cross_attention`` (``vit`` only): every block also cross-attends from its patches to the
     instruction's words, with their positions (zero-initialised output: it starts as the plain block); unlike the
     pooled FiLM condition it keeps word order ("the circle above the yellow object").

@@ -6,13 +6,13 @@ queries gather the named object's patches. Those scores get a direct, dense trai
 a task whose targets are exactly the regions the instruction names (``Task.grounds_record``: REC, RES, GREC, GRES,
 AttCoSeg, detection, and VQA records that list their question's referents), the target is the fraction of each patch the target masks (or boxes) cover, on the model's
 canvas. A dense per-patch target is learned far faster by a from-scratch vision tower than a box through the
-language model (``benchmarks/localization_probe.py``).
+language model (``research/localization_probe.py``).
 
 With ``image_tokenizer.where_tokens`` the map is also read out as a box (:class:`SoftBox`: the weighted mean and
 spread of the patch centres, weights a sharpened sigmoid of the logits — exact for a uniform rectangle of patches)
 and handed to the language model as four extra image tokens in its own location vocabulary
 (:func:`location_embeddings`): the answer's ``<box>`` can then be copied rather than decoded from the query
-tokens, which a from-scratch LM learns slowly (``benchmarks/localization_probe.py --mode oracle``).
+tokens, which a from-scratch LM learns slowly (``research/localization_probe.py --mode oracle``).
 
 With ``image_tokenizer.referents`` K > 1 the head draws K maps, one per thing the instruction names, in order
 (:func:`referent_instances`), each read out as its own box.

@@ -49,7 +49,7 @@ def select_records(records: Sequence[Record], comparisons: int, rec: int) -> lis
 def head_inputs(model, processor, records: Sequence[Record], context: int = 0, chunk: int = 64) -> dict[str, torch.Tensor]:
     """What the relevance head receives for ``records`` and its targets, stacked; ``cmp`` marks the comparisons.
     ``context`` > 0 also records the LM's layer-``context`` states of the instruction's words (an experiment of
-    ``benchmarks/head_fit.py``; zeros otherwise)."""
+    ``research/head_fit.py``; zeros otherwise)."""
     it = model.config.image_tokenizer
     if not (it.kind == "instruction" and it.grounding and it.relations):
         raise ValueError("the model has no relevance head with a relation term (image_tokenizer.kind 'instruction', "

@@ -1,7 +1,7 @@
 """Vision pre-training: a short first stage that teaches a from-scratch tower what the labelled things look like.
 
 Real presets start from a pretrained CLIP / SigLIP tower. The tiny preset's ViT starts from random weights, and
-the language-model losses of the main loop teach it slowly what a *shape* looks like (``benchmarks/attribute_probe.py``:
+the language-model losses of the main loop teach it slowly what a *shape* looks like (``research/attribute_probe.py``:
 colour is read well after the whole run, shape barely above chance). This stage gives the tower a dense, direct
 signal first, without the language model (so each step is a few times cheaper):
 

@@ -5,7 +5,7 @@ re-encoded at the checkpoint's location bins, mask point budget and sampler) is 
 answer and scored with the task's metrics. What stays below 1 is lost to the format itself — 64 location bins,
 16-point polygons — not to the model.
 
-    python benchmarks/target_ceiling.py src/vistakit/checkpoints/reference data/sw_eval --split test \
+    python research/target_ceiling.py src/vistakit/checkpoints/reference data/sw_eval --split test \
         --tasks rec,res,grec,gres,attcoseg,coseg --limit 100
 """
 

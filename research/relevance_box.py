@@ -11,7 +11,7 @@ model (the reason for ``image_tokenizer.where_tokens``).
 grounding loss's own target — read out by the same box: the ceiling of answering with the map's box on this
 patch grid.
 
-    python benchmarks/relevance_box.py src/vistakit/checkpoints/reference data/sw --splits val test [--oracle]
+    python research/relevance_box.py src/vistakit/checkpoints/reference data/sw --splits val test [--oracle]
 """
 
 from __future__ import annotations

@@ -6,21 +6,21 @@ on nothing when it is no. This reads the map of every position question of a spl
 "position"``) and reports how well its strongest patch logit separates the two answers: the AUC (0.5: not at all;
 1.0: every yes above every no) and the median logit of each.
 
-    python benchmarks/question_map.py CHECKPOINT data/sw_eval/test.jsonl [--threads 2]
+    python research/question_map.py CHECKPOINT data/sw_eval/test.jsonl [--threads 2]
 
 ``--comparisons``: for the position and size questions of a split made with ``--question-grounding objects``
 (each names its first object in ``meta.grounding_mask`` and its second in ``meta.anchor_mask``, whatever the
 answer), how often the relevance map's strongest patch lies on the first object and the anchor map's on the
 second (and, in brackets, on the other one) — do the two maps find the two things the question compares?
 
-    python benchmarks/question_map.py CHECKPOINT data/sw_gqo/val.jsonl --comparisons
+    python research/question_map.py CHECKPOINT data/sw_gqo/val.jsonl --comparisons
 
 ``--box-rule PRED.jsonl``: for the position and size questions of any split, how often a fixed rule on the model's
 own two soft boxes (the relevance map's against the anchor map's: which centre lies further along the relation,
 which box is larger) gives the gold answer, beside the model's answers in PRED.jsonl (``vistakit eval
 --predictions``) — is the LM reading what its two boxes say?
 
-    python benchmarks/question_map.py CHECKPOINT data/sw_eval/test.jsonl --box-rule PRED/vqa.jsonl
+    python research/question_map.py CHECKPOINT data/sw_eval/test.jsonl --box-rule PRED/vqa.jsonl
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ prediction whose mask centroid lies inside the gold mask counts as "on the right
 share and the mean IoU of those records and of the others, beside an IoU histogram, and the IoU of the two masks'
 boxes (is the outline loose because its extent is wrong, or its shape?).
 
-    python benchmarks/mask_errors.py data/sw_eval/test.jsonl results/test_predictions/res.jsonl [--task res]
+    python research/mask_errors.py data/sw_eval/test.jsonl results/test_predictions/res.jsonl [--task res]
 """
 
 from __future__ import annotations

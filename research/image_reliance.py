@@ -1,7 +1,7 @@
 """Does a model use its images? Its loss on real records against the same records with the images shuffled
 across the batch or blanked. Equal losses mean the answers are predicted from the text alone.
 
-    python benchmarks/image_reliance.py CHECKPOINT DATA_DIR/val.jsonl rec,caption [--n 64]
+    python research/image_reliance.py CHECKPOINT DATA_DIR/val.jsonl rec,caption [--n 64]
 """
 
 from __future__ import annotations

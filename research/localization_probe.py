@@ -15,10 +15,10 @@ the relevance map (logit > 0) with the patches the box covers by more than 30 %.
 the embeddings of the answer's own ``<loc_k>`` tokens. The location-token loss falls to ~0 only if the language
 model can read a location out of the image slots and write it: it checks the LM side in isolation.
 
-    python benchmarks/localization_probe.py --data data/sw --mode vision --steps 1500
-    python benchmarks/localization_probe.py --data data/sw --mode vision --arch cnn --steps 1500
-    python benchmarks/localization_probe.py --data data/sw --mode grounding --steps 600
-    python benchmarks/localization_probe.py --data data/sw --mode oracle --steps 300
+    python research/localization_probe.py --data data/sw --mode vision --steps 1500
+    python research/localization_probe.py --data data/sw --mode vision --arch cnn --steps 1500
+    python research/localization_probe.py --data data/sw --mode grounding --steps 600
+    python research/localization_probe.py --data data/sw --mode oracle --steps 300
 
 Validation: the REC records of the val and test splits (box Acc@0.5 of the regressed box; for the oracle, the mean
 cross-entropy of the location tokens with the oracle slots, on the first 64).

@@ -11,7 +11,7 @@ referring expressions), then trains a copy of the head alone on those inputs wit
 map's strongest patch lies on its object (in brackets: on the other), on the training questions and on held-out
 ones. The tower is fixed, so its features are computed once: 1,500 steps take about a minute on 2 cores.
 
-    python benchmarks/head_fit.py CHECKPOINT data/sw_gqo/train.jsonl data/sw_eval_gqo/test.jsonl [--steps 1500]
+    python research/head_fit.py CHECKPOINT data/sw_gqo/train.jsonl data/sw_eval_gqo/test.jsonl [--steps 1500]
 
 ``--context L``: the head reads each word as its embedding plus a learned per-channel gate (zero at first, trained
 with the head) times the LM's hidden state of that word after L layers, the LM run over the instruction alone —

@@ -12,7 +12,7 @@ tower knows on its own; ``own`` gives each image its record's prompt, which name
 probed, so the words can reach the features through the condition; ``none`` computes them with no instruction at
 all (a zero condition, :meth:`VistaModel.plain_features`: the features the vision pre-training stage trains).
 
-    python benchmarks/attribute_probe.py src/vistakit/checkpoints/reference data/sw120 --test-data data/sw_eval \\
+    python research/attribute_probe.py src/vistakit/checkpoints/reference data/sw120 --test-data data/sw_eval \\
         --train-split train --test-split test
 """
 

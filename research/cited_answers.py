@@ -11,8 +11,8 @@ NLVR counting statements ("the first image has more …", "exactly N … in the 
 cited boxes per image number what the gold lists, how often the verdict is what the model's own counts imply, and
 the accuracy.
 
-    python benchmarks/cited_answers.py data/sw_dev_vqa/val.jsonl results/cite_probe_vqa/cited/vqa.jsonl
-    python benchmarks/cited_answers.py data/sw_dev_nlvr/val.jsonl results/cite_probe_nlvr/cited/nlvr.jsonl
+    python research/cited_answers.py data/sw_dev_vqa/val.jsonl results/cite_probe_vqa/cited/vqa.jsonl
+    python research/cited_answers.py data/sw_dev_nlvr/val.jsonl results/cite_probe_nlvr/cited/nlvr.jsonl
 """
 
 from __future__ import annotations
