@@ -66,6 +66,18 @@ def _matches(value: Any, tp: Any) -> bool:
     return True  # an annotation this checker does not know: left to the section's validate()
 
 
+def _missing(cls: type, obj: dict[str, Any], prefix: str) -> list[str]:
+    """Every field of ``cls`` (and of its sections present as objects) that ``obj`` lacks, as dotted keys."""
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        if f.name not in obj:
+            out.append(prefix + f.name)
+        elif dataclasses.is_dataclass(hints[f.name]) and isinstance(obj[f.name], dict):
+            out.extend(_missing(hints[f.name], obj[f.name], f"{prefix}{f.name}."))
+    return out
+
+
 def check_fields(cls: type, obj: Any, where: str, prefix: str = "") -> None:
     """Raise ``ValueError`` naming the key if ``obj`` lacks a field of the dataclass ``cls`` or holds a value whose
     JSON type does not fit the field's annotation; nested dataclass sections are checked the same way (their keys
@@ -74,7 +86,7 @@ def check_fields(cls: type, obj: Any, where: str, prefix: str = "") -> None:
         raise ValueError(f"{where}: {prefix.rstrip('.') or 'the config'} must be a JSON object, "
                          f"got {type(obj).__name__}")  # fmt: skip
     hints = typing.get_type_hints(cls)
-    missing = [prefix + f.name for f in dataclasses.fields(cls) if f.name not in obj]
+    missing = _missing(cls, obj, prefix) if not prefix else []
     if missing:
         raise ValueError(f"{where} is missing the key(s) {missing}; a checkpoint's config.json must give every "
                          f"field (add them with the values the model was trained with)")  # fmt: skip
