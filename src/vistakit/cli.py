@@ -20,6 +20,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
     (("data", "domain"), "vistakit.commands.data_domain", "summarise training data as a checkpoint's training domain"),
     (("score",), "vistakit.commands.score", "score a predictions .jsonl against gold records for one task"),
     (("train",), "vistakit.commands.train", "train a model from a preset on a data folder (checkpoints, logs, curves)"),
+    (("plan",), "vistakit.commands.plan", "per-GPU memory and step time of a preset under DDP, FSDP, FSDP + LoRA"),
     (("fit-relevance",), "vistakit.commands.fit_relevance", "fit a checkpoint's relevance head alone on comparison questions"),
     (("eval",), "vistakit.commands.evaluate", "run a model over a split, task by task, and print its metrics"),
     (("predict",), "vistakit.commands.predict", "answer a prompt about images; print and draw the typed results"),
