@@ -114,3 +114,10 @@ def test_the_cap_defaults_to_available_memory_and_can_be_raised(saved, monkeypat
     monkeypatch.setenv(MAX_PARAMS_ENV, "lots")
     with pytest.raises(ValueError, match=r"\$VISTAKIT_MAX_PARAMS must be a parameter count"):
         check_model_size(config, "cfg")
+
+
+@pytest.mark.parametrize("text", [b"\xff{", b'{"bins": ' + b"9" * 5000 + b"}", b"[" * 100_000])
+def test_an_unreadable_config_json_is_named(ckpt, text):
+    (ckpt / "config.json").write_bytes(text)
+    with pytest.raises(ValueError, match=r"config\.json: not a readable JSON config"):
+        read_config(ckpt)

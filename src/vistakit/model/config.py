@@ -558,4 +558,7 @@ def read_config(path: str | Path) -> ModelConfig:
         obj = json.loads(file.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{file}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except (ValueError, RecursionError) as exc:  # not UTF-8, an integer of thousands of digits, absurd nesting
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).splitlines()[0][:120]
+        raise ValueError(f"{file}: not a readable JSON config ({reason})") from None
     return ModelConfig.from_dict(obj, where=str(file))

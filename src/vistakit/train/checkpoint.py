@@ -154,6 +154,9 @@ def read_trainer_state(folder: str | Path) -> dict[str, Any]:
         state = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except (ValueError, RecursionError) as exc:  # not UTF-8, an integer of thousands of digits, absurd nesting
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).splitlines()[0][:120]
+        raise ValueError(f"{path}: not readable JSON ({reason})") from None
     if not isinstance(state, dict) or not isinstance(state.get("step"), int):
         raise ValueError(f"{path}: expected an object with an integer 'step'")
     return state
