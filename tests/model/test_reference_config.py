@@ -2,11 +2,14 @@
 explicit choice (no longer a general default), it loads strictly, and it answers as it did before (answers recorded
 with the shipped model before the clean-up; greedy, fp32)."""
 
+import json
+
+import pytest
 
 from vistakit import Request, Vista, paths
 from vistakit.data.dataset import RecordDataset
 from vistakit.data.shapesworld.generate import GenerateConfig, generate_split
-from vistakit.model import read_config
+from vistakit.model import ModelConfig, read_config
 from vistakit.model.config import VisionConfig
 from vistakit.model.word_groups import load_vocab
 
@@ -34,3 +37,15 @@ def test_the_shipped_model_answers_as_before(tmp_path):
     results = vista.predict_batch([Request([str(p) for p in r.image_paths()], r.prompt, r.task,
                                            r.visual_prompts or None, max_new_tokens=96) for r in records])  # fmt: skip
     assert {r.id: x.answer for r, x in zip(records, results)} == RECORDED
+
+
+def test_a_config_naming_a_removed_experiment_loads_when_it_was_off_and_is_refused_when_on():
+    obj = json.loads((paths.REFERENCE_CHECKPOINT / "config.json").read_text())
+    obj["image_tokenizer"].update(zoom_grid=0, zoom_margin=0.25)  # as written before zoom tokens were removed
+    assert ModelConfig.from_dict(obj) == read_config(paths.REFERENCE_CHECKPOINT)
+    obj["image_tokenizer"]["zoom_grid"] = 4
+    with pytest.raises(ValueError, match="image_tokenizer.zoom_grid = 4: that experiment was removed"):
+        ModelConfig.from_dict(obj, "config.json")
+    obj["image_tokenizer"]["zoom_grdi"] = 0
+    with pytest.raises(ValueError, match="unknown field"):
+        ModelConfig.from_dict({**obj, "image_tokenizer": {**obj["image_tokenizer"], "zoom_grid": 0}})

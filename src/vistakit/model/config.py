@@ -165,10 +165,6 @@ class ImageTokenizerConfig:
     given to the language model as 4 more tokens per image, in its own location vocabulary (``num_queries + 4``
     tokens per image).
 
-    ``zoom_grid`` (g > 0 needs ``where_tokens``): the image's pixels inside that box, grown by ``zoom_margin`` of
-    its size on every side, resampled and encoded by a small CNN into g × g more tokens per image — a close-up of
-    what the instruction names, finer than the patch grid (:mod:`vistakit.model.zoom`).
-
     ``fine_patches`` (kind ``instruction``; needs the from-scratch ``vit`` tower with the ``conv`` stem): the
     tokenizer reads a patch grid twice as fine — each patch feature of the tower repeated over its 2 × 2 sub-patches
     plus a projection (zero at initialisation) of the stem's map at that resolution — so its relevance map, the
@@ -222,8 +218,6 @@ class ImageTokenizerConfig:
     grounding: bool = False
     grounding_weight: float = 1.0
     where_tokens: bool = False
-    zoom_grid: int = 0
-    zoom_margin: float = 0.25
     fine_patches: bool = False
     what_token: bool = False
     referents: int = 1
@@ -248,13 +242,6 @@ class ImageTokenizerConfig:
             raise ValueError(f"{where}.grounding_weight must be a number >= 0, got {self.grounding_weight!r}")
         if self.where_tokens and self.kind == "instruction" and not self.grounding:
             raise ValueError(f"{where}.where_tokens reads the relevance map: set {where}.grounding=true too")
-        if isinstance(self.zoom_grid, bool) or not isinstance(self.zoom_grid, int) or self.zoom_grid < 0:
-            raise ValueError(f"{where}.zoom_grid must be an integer >= 0 (0: no zoom tokens), got {self.zoom_grid!r}")
-        if self.zoom_grid and not self.writes_box:
-            raise ValueError(f"{where}.zoom_grid zooms into the relevance box: it needs kind 'instruction' and "
-                             f"{where}.where_tokens=true")  # fmt: skip
-        if not (isinstance(self.zoom_margin, (int, float)) and 0 <= self.zoom_margin <= 2):
-            raise ValueError(f"{where}.zoom_margin must be a number in [0, 2], got {self.zoom_margin!r}")
         if type(self.what_token) is not bool:
             raise ValueError(f"{where}.what_token must be true or false, got {self.what_token!r}")
         if self.what_token and self.kind == "instruction" and not self.where_tokens:  # the projector ignores it
@@ -449,7 +436,7 @@ class ModelConfig:
         if not it.writes_box:
             return it.num_queries
         anchor = (WHERE_TOKENS + int(it.anchor_what) + int(it.comparison_token)) if it.anchor_tokens else 0
-        return it.num_queries + it.referents * (WHERE_TOKENS + int(it.what_token)) + anchor + it.zoom_grid**2
+        return it.num_queries + it.referents * (WHERE_TOKENS + int(it.what_token)) + anchor
 
     # --- JSON ------------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -468,9 +455,25 @@ class ModelConfig:
         return _from_dict(cls, obj, where).validate()
 
 
+# Options of experiments that were never shipped, removed (docs/experiments.md keeps their history): a config.json
+# that still names one loads when it is at its "off" value (None: any value, a setting of a removed switch), and is
+# refused, naming it, when the model used it.
+RETIRED: dict[str, dict[str, Any]] = {"ImageTokenizerConfig": {"zoom_grid": 0, "zoom_margin": None}}
+
+
+def _without_retired(cls: type, obj: dict[str, Any], where: str) -> dict[str, Any]:
+    retired = RETIRED.get(cls.__name__, {})
+    for name, off in retired.items():
+        if name in obj and off is not None and obj[name] != off:
+            raise ValueError(f"{where}.{name} = {obj[name]!r}: that experiment was removed from vistakit "
+                             f"(docs/experiments.md); this model used it, so load it with a vistakit from before")  # fmt: skip
+    return {k: v for k, v in obj.items() if k not in retired}
+
+
 def _from_dict(cls: type, obj: Any, where: str) -> Any:
     if not isinstance(obj, dict):
         raise TypeError(f"{where} must be a JSON object, got {type(obj).__name__}")
+    obj = _without_retired(cls, obj, where)
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     extra = sorted(set(obj) - names)

@@ -37,7 +37,6 @@ from .packing import plan_packing
 from .region_text import RegionTextHead
 from .text_tokenizer import IGNORE_INDEX, IMAGE_PAD, check_tokenizer
 from .vision import build_vision
-from .zoom import RegionZoom
 
 WEIGHTS_FILE = "model.safetensors"
 PACK_BELOW = 0.8  # pack when under 80% of the [B, T] positions are real tokens
@@ -118,9 +117,6 @@ class VistaModel(nn.Module):
         # with mask_decoder.enabled: the super-link mask decoder on the hidden state of each <mask> (VisionLLM v2)
         md = config.mask_decoder
         self.mask_decoder = MaskDecoder(config.lm.hidden, config.vision.dim, md.dim) if md.enabled else None
-        # with image_tokenizer.zoom_grid > 0: a close-up of each image's relevance box as zoom_grid² more tokens
-        it = config.image_tokenizer
-        self.zoom = RegionZoom(it.zoom_grid, config.lm.hidden, it.zoom_margin) if it.zoom_grid and it.writes_box else None
         if needs_loc_ids(config):  # the <loc_k> token ids in bin order (saved with the weights)
             self.register_buffer("loc_token_ids", torch.zeros(config.bins, dtype=torch.long))
         self._choose_attention()
@@ -165,8 +161,7 @@ class VistaModel(nn.Module):
         embeddings (:func:`.grounding.location_embeddings`); with ``what_token`` one token of the features under
         the relevance map follows; with K referents, K such groups in order; with ``anchor_tokens`` the relation
         anchor's box as 4 more (then with ``anchor_what`` its what token, with ``comparison_token`` one token of
-        the two boxes' offset); with ``zoom_grid`` g, g² zoom tokens of the first map's box come last
-        (:mod:`.zoom`)."""
+        the two boxes' offset)."""
         embed = self.lm.get_input_embeddings()
         instruction = embed(instruction_ids)[image_to_sample]
         mask = instruction_mask.bool()[image_to_sample]
@@ -199,8 +194,6 @@ class VistaModel(nn.Module):
             parts.append(out.anchor_what[:, None].to(out.tokens.dtype))
         if out.comparison is not None:
             parts.append(out.comparison[:, None].to(out.tokens.dtype))
-        if self.zoom is not None:
-            parts.append(self.zoom(pixel_values, out.box[:, 0]).to(out.tokens.dtype))
         return out._replace(tokens=torch.cat(parts, 1))
 
     def plain_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
