@@ -3,7 +3,8 @@
 Gold: a ``.jsonl`` of records (only records of the scored task are used). Predictions: a ``.jsonl`` of
 ``{"id": ..., "answer": "<model text>"}`` and/or structured fields in **original-image pixels**: ``boxes``
 (N×[x1, y1, x2, y2]), ``masks`` (N COCO RLE), ``points`` (M×[x, y]), ``scores`` (N), ``image_ids`` (N),
-``labels`` (N), ``text``. Structured fields win over what is parsed from ``answer``. A gold record with no
+``labels`` (N), ``text``, ``image`` (the path of a generated or edited image, or a list of paths, relative to the
+predictions file's folder). Structured fields win over what is parsed from ``answer``. A gold record with no
 prediction is scored as an empty prediction (wrong) and reported; a prediction for an unknown id is reported
 and ignored.
 
@@ -22,12 +23,13 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..data.images import ImageError, read_image
 from ..data.jsonl import iter_jsonl
 from ..data.record import ANSWER_BINS, Record, check_rle, read_records
 from ..geometry import Mask, SequenceGrammar
 from ..tasks.base import Prediction, Task, get_task
 
-PREDICTION_FIELDS = ("id", "answer", "boxes", "masks", "points", "scores", "image_ids", "labels", "text")
+PREDICTION_FIELDS = ("id", "answer", "boxes", "masks", "points", "scores", "image_ids", "labels", "text", "image")
 
 
 @dataclass
@@ -83,6 +85,7 @@ def read_predictions(path: str | Path) -> dict[str, dict[str, Any]]:
         if obj["id"] in out:
             raise ValueError(f"{where}: the id {obj['id']!r} was already predicted; expected one prediction per id")
         obj["_where"] = where
+        obj["_root"] = Path(path).parent
         out[obj["id"]] = obj
     return out
 
@@ -113,9 +116,17 @@ def prediction_from_json(obj: Mapping[str, Any], gold: Record, task: Task, gramm
             pred.labels = [str(v) for v in obj["labels"]]
         if "text" in obj:
             pred.text = str(obj["text"])
+        if "image" in obj:
+            paths = obj["image"] if isinstance(obj["image"], list) else [obj["image"]]
+            if not all(isinstance(p, str) and p for p in paths):
+                raise ValueError("image must be a path or a list of paths")
+            root = Path(obj.get("_root", "."))
+            pred.images = [read_image(root / p, f"{where}: image {p!r}") for p in paths]
+    except ImageError:
+        raise
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{where}: bad structured prediction ({exc}); expected original-pixel boxes N×4 xyxy, "
-                         "masks as COCO RLE, points M×2, scores N, image_ids N") from None  # fmt: skip
+                         "masks as COCO RLE, points M×2, scores N, image_ids N, image a path") from None  # fmt: skip
     if "boxes" in obj or "masks" in obj:
         pred.empty = len(pred.boxes) == 0 and len(pred.masks) == 0
         n = max(len(pred.boxes), len(pred.masks))

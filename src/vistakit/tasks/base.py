@@ -34,7 +34,8 @@ class Prediction:
     ``scores`` N confidences (``None``: unscored, treated as all equal); ``image_ids`` the image index of each
     instance, or the picked images for tasks that pick images; ``keypoints`` one :class:`Keypoints` per figure;
     ``labels`` one phrase per instance (or per point for grounded captions); ``empty`` is True when the answer
-    said ``<none>``; ``problems`` lists what the parser could not read.
+    said ``<none>``; ``problems`` lists what the parser could not read; ``images`` the images an answer
+    produced (H×W×3 uint8 RGB: generation and editing).
     """
 
     text: str = ""
@@ -47,6 +48,7 @@ class Prediction:
     labels: list[str] = field(default_factory=list)
     empty: bool = False
     problems: list[str] = field(default_factory=list)
+    images: list[np.ndarray] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.boxes = np.asarray(self.boxes, np.float64).reshape(-1, 4)
