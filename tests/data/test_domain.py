@@ -90,3 +90,15 @@ def test_the_record_round_trips_merges_and_refuses_malformed_files(sw, tmp_path)
     (tmp_path / DOMAIN_FILE).write_text("{oops")
     with pytest.raises(ValueError, match="not valid JSON"):
         read_domain(tmp_path)
+
+
+def test_the_data_domain_command_prints_or_writes_the_record(sw, tmp_path, capsys):
+    from vistakit.cli import main
+
+    assert main(["data", "domain", str(sw), "--tasks", "rec"]) == 0
+    assert json.loads(capsys.readouterr().out)["tasks"] == ["rec"]
+    assert main(["data", "domain", str(sw), "--checkpoint", str(tmp_path)]) != 0
+    assert "no config.json, so not a vistakit model folder" in capsys.readouterr().err
+    (tmp_path / "config.json").write_text("{}")
+    assert main(["data", "domain", str(sw), "--checkpoint", str(tmp_path), "--note", "made by hand"]) == 0
+    assert read_domain(tmp_path).note == "made by hand" and "wrote the training domain" in capsys.readouterr().out
