@@ -99,10 +99,10 @@ def test_cli_paired_bootstrap(tmp_path, capsys):
         (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     args = ["score", "--task", "nlvr", "--gold", str(tmp_path / "gold.jsonl"), "--pred", str(tmp_path / "b.jsonl")]
     assert main(args + ["--against", str(tmp_path / "a.jsonl"), "--bootstrap", "200", "--json"]) == 0
-    out = capsys.readouterr().out
-    got = json.loads(out.strip().splitlines()[-1])["bootstrap"]["accuracy"]
+    captured = capsys.readouterr()
+    got = json.loads(captured.out)["bootstrap"]["accuracy"]  # --json: stdout is the JSON alone, tables on stderr
     assert got["difference"] == pytest.approx(10 / 60) and got["base"] == pytest.approx(40 / 60)
-    assert got["low"] > 0 and "95% interval of diff" in out
+    assert got["low"] > 0 and "95% interval of diff" in captured.err
     assert main(args + ["--against", str(tmp_path / "a.jsonl")]) == 2
     assert "give --bootstrap N too" in capsys.readouterr().err
     assert main(args + ["--bootstrap", "-4"]) == 2
