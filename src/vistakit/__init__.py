@@ -17,6 +17,9 @@ _API = ("Request", "Result", "Vista")
 def __getattr__(name: str) -> Any:
     # Lazy: ``import vistakit`` (and the CLI's --help) stays light; the API pulls in numpy, PIL and geometry.
     if name in _API:
+        from .threads import prefer_passive_waiting
+
+        prefer_passive_waiting()  # before torch loads: OpenMP threads sleep while they wait (threads.py)
         from . import api
 
         return getattr(api, name)

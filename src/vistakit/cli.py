@@ -11,6 +11,8 @@ import importlib
 import sys
 from typing import Sequence
 
+from .threads import INFERENCE_COMMANDS, prefer_passive_waiting
+
 # (words, module, one-line help)
 COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
     (("bench", "codec"), "vistakit.commands.bench_codec", "mask → points → tokens → mask: IoU and speed per sampler"),
@@ -51,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if module is None:
         parser.print_help()
         return 2
+    if args.cmd0 in INFERENCE_COMMANDS:  # before the command imports torch: waiting threads sleep (threads.py)
+        prefer_passive_waiting()
     try:
         return int(importlib.import_module(module).run(args) or 0)
     except (ValueError, TypeError, KeyError, FileNotFoundError) as exc:

@@ -21,7 +21,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                    help="model directory (a training --out folder or a checkpoints/step-N folder); "
                         "default: the shipped reference model")  # fmt: skip
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda:0, … (default auto)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch (default: $VISTAKIT_THREADS, else 1; see docs/serving.md)")
     p.add_argument("--max-new-tokens", type=int, default=256, help="most tokens to generate per answer (default 256)")
     p.add_argument("--beams", type=int, default=1, help="beam search width (default 1: greedy)")
     p.add_argument("--no-constrain", action="store_true",
@@ -62,10 +63,11 @@ def load_engine(args: argparse.Namespace) -> Any:
 
     from ..model import Engine, load_pretrained
 
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    from ..threads import inference_threads
+
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    torch.set_num_threads(inference_threads(args.threads))  # default 1 (threads.py)
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))  # fmt: skip
     model, processor = load_pretrained(checkpoint_path(args.checkpoint))

@@ -71,10 +71,12 @@ def run(args: argparse.Namespace) -> int:
     regions = [VisualPrompt.from_json(r, f"--region {i + 1}", sizes) for i, r in enumerate(args.region)]
     engine = load_engine(args)
     readout = engine.mask_readout(gen.pop("masks", None))
-    batch = engine.processor([arrays], [prompt], visual_prompts=[regions], padding_side="left")
-    result = engine.generate_batch(batch, **gen)[0]
+    result = engine.generate([arrays], [prompt], [regions], **gen)[0]
     painted = None
-    if readout == "decoder":  # the super-link decoder paints the answer's masks (and boxes), reusing the batch
+    if readout == "decoder":  # the super-link decoder paints the answer's masks (and boxes)
+        batch = engine.batch_of([result])  # the generated batch, whose features and hidden states decoding kept
+        if batch is None:
+            batch = engine.processor([arrays], [prompt], visual_prompts=[regions], padding_side="left")
         painted = engine.paint_masks(batch, [result])[0]
     if args.task is not None:
         pred = engine.processor.postprocess(result.text, args.task, sizes, painted=painted)
