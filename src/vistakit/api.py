@@ -269,12 +269,16 @@ class Vista:
         self.domain = domain  # what the model was trained on (None: the checkpoint records nothing, so no warnings)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path | None = None, device: str = "auto", precision: str = "fp32") -> Vista:
+    def from_pretrained(
+        cls, path: str | Path | None = None, device: str = "auto", precision: str = "fp32", threads: int | None = None
+    ) -> Vista:
         """Load a checkpoint folder (``config.json`` + weights + tokenizer, and ``training_domain.json`` when
         training recorded one; ``None``: the shipped reference model) onto ``device`` (``auto``: CUDA when
         available, else CPU). ``precision``: ``fp32``, or ``bf16`` to run generation under bfloat16 autocast (weights
         stay fp32) — on CPUs with bf16 instructions (AVX-512 BF16, AMX) and on GPUs it makes large batches much
-        faster; the reference model was trained under it."""
+        faster; the reference model was trained under it. ``threads``: on the CPU, torch's thread count for the
+        process (default ``$VISTAKIT_THREADS``, else 1: it holds up when other jobs keep the cores busy; see
+        :mod:`vistakit.threads`)."""
         import torch
 
         from .model import Engine, load_pretrained
@@ -285,6 +289,10 @@ class Vista:
             raise FileNotFoundError(f"{folder} has no config.json, so it is not {what}")
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
+        if str(device) == "cpu":
+            from .threads import inference_threads
+
+            torch.set_num_threads(inference_threads(threads))
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         model, processor = load_pretrained(folder)
