@@ -422,6 +422,7 @@ def describe(trainer: Trainer) -> list[str]:
     mix = ", ".join(f"{t} {n} ({w:.2f})" for (t, n), w in zip(trainer.mixture.sizes().items(),
                                                              trainer.mixture.weights().values()))  # fmt: skip
     counts = trainer.param_counts
+    lora = f", {counts['lora']:,} of them LoRA adapters" if "lora" in counts else ""
     lines = [
         f"data {cfg.data}: {len(trainer.mixture)} train records, {len(trainer.val_records)} val records",
         f"mixture (records, weight): {mix}",
@@ -434,7 +435,8 @@ def describe(trainer: Trainer) -> list[str]:
     for folder, _ in trainer.skipped_checkpoints:
         lines.append(f"skipped the damaged checkpoint {folder.name}; resumed from {trainer.latest.name}")
     if trainer.dist.active:
-        lines.append(f"data-parallel: {trainer.dist.world} processes, {cfg.batch_size // trainer.dist.world} samples "
+        lines.append(f"data-parallel ({'fsdp, sharded' if trainer.sharded else 'ddp'}): {trainer.dist.world} processes, "
+                     f"{cfg.batch_size // trainer.dist.world} samples "
                      f"of each batch per process, {torch.get_num_threads()} torch thread(s) each")  # fmt: skip
     if trainer.init_report is not None:
         lines.insert(2, f"initialised from {cfg.init}: {trainer.init_report.summary()}")
