@@ -427,7 +427,7 @@ def describe(trainer: Trainer) -> list[str]:
         f"data {cfg.data}: {len(trainer.mixture)} train records, {len(trainer.val_records)} val records",
         f"mixture (records, weight): {mix}",
         f"model {trainer.model.config.preset}: {counts['trainable']:,} trainable / {counts['frozen']:,} frozen "
-        f"parameters (stage {cfg.stage}) on {trainer.device}{', bf16 autocast' if cfg.bf16 else ''}"
+        f"parameters (stage {cfg.stage}{lora}) on {trainer.device}{', bf16 autocast' if cfg.bf16 else ''}"
         + (f", compiled: {', '.join(trainer.compiled)}" if cfg.compile else ""),
         f"{cfg.steps} steps × {cfg.batch_size} × {cfg.grad_accum} samples, lr {cfg.lr:g} → {cfg.out}"
         + (f" (resuming at step {trainer.start_step})" if trainer.latest is not None else ""),
