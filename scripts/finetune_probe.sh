@@ -7,7 +7,7 @@
 #   head     PixelLLM's location head (model.lm.location_weight=1); scored with the LM's <loc_k> scores and
 #            with the head's read-out (--locations head)
 #   (zoom tokens, model.image_tokenizer.zoom_grid=4, were a variant too: removed with the option, see docs/experiments.md)
-#   fine     the tokenizer on a 2x finer patch grid (model.image_tokenizer.fine_patches=true)
+#   (so was "fine", the tokenizer on a 2x finer patch grid, image_tokenizer.fine_patches: removed likewise)
 # Pass names to run a subset (default: all):  DATA=data/sw120 bash scripts/finetune_probe.sh control head
 # DATA: the reference's training data (scripts/train_reference.sh; default data/sw).
 set -euo pipefail
@@ -18,7 +18,7 @@ OUT=${OUT:-results/finetune_probe}
 THREADS=${THREADS:-2}
 TASKS=rec,res,grec,gres,attcoseg
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(control head fine)
+[ ${#names[@]} -gt 0 ] || names=(control head)
 mkdir -p "$OUT"
 [ -f "$DEV/val.jsonl" ] || .venv/bin/vistakit data generate --out "$DEV" --split val --n 800 --seed 11 \
   --tasks rec,res,grec,gres,attcoseg,reg,vqa,caption
@@ -32,8 +32,7 @@ for name in "${names[@]}"; do
   case "$name" in
     control) extra=() ;;
     head) extra=(model.lm.location_weight=1.0) ;;
-    fine) extra=(model.image_tokenizer.fine_patches=true) ;;
-    *) echo "unknown variant $name (expected control, head or fine)" >&2; exit 2 ;;
+    *) echo "unknown variant $name (expected control or head)" >&2; exit 2 ;;
   esac
   .venv/bin/vistakit train --out "runs/ft_$name" --data "$DATA" --threads "$THREADS" --no-progress \
     init=src/vistakit/checkpoints/reference steps=1200 batch_size=32 bf16=true warmup=50 lr=3e-4 eval_every=0 \

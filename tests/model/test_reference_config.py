@@ -49,3 +49,8 @@ def test_a_config_naming_a_removed_experiment_loads_when_it_was_off_and_is_refus
     obj["image_tokenizer"]["zoom_grdi"] = 0
     with pytest.raises(ValueError, match="unknown field"):
         ModelConfig.from_dict({**obj, "image_tokenizer": {**obj["image_tokenizer"], "zoom_grid": 0}})
+    obj["image_tokenizer"].pop("zoom_grdi")
+    obj["image_tokenizer"]["zoom_grid"] = 0
+    assert ModelConfig.from_dict({**obj, "image_tokenizer": {**obj["image_tokenizer"], "fine_patches": False}})
+    with pytest.raises(ValueError, match="image_tokenizer.fine_patches = True: that experiment was removed"):
+        ModelConfig.from_dict({**obj, "image_tokenizer": {**obj["image_tokenizer"], "fine_patches": True}})

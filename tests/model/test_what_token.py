@@ -41,10 +41,6 @@ def test_what_token_pools_features_under_the_map(tokenizer):
     assert torch.allclose(out, tok.what(torch.stack([patches[0, 2], patches[1, 0]])), atol=1e-5)
     # a flat map: the mean of all patches
     assert torch.allclose(tok._what(patches, torch.zeros(2, 4)), tok.what(patches.mean(1)), atol=1e-5)
-    # on the fine grid (2g)², a patch weighs its four sub-patches: all mass in patch 3's sub-patches → patch 3
-    fine = torch.full((2, 16), -30.0)
-    fine[:, [10, 11, 14, 15]] = 30.0  # rows 2-3, columns 2-3 of the 4 × 4 grid = patch (1, 1) of the 2 × 2 grid
-    assert torch.allclose(tok._what(patches, fine), tok.what(patches[:, 3]), atol=1e-5)
 
 
 def test_model_appends_what_token_trains_saves_and_generates(tokenizer, tmp_path):

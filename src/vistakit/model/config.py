@@ -165,12 +165,6 @@ class ImageTokenizerConfig:
     given to the language model as 4 more tokens per image, in its own location vocabulary (``num_queries + 4``
     tokens per image).
 
-    ``fine_patches`` (kind ``instruction``; needs the from-scratch ``vit`` tower with the ``conv`` stem): the
-    tokenizer reads a patch grid twice as fine — each patch feature of the tower repeated over its 2 × 2 sub-patches
-    plus a projection (zero at initialisation) of the stem's map at that resolution — so its relevance map, the
-    where tokens' box and the queries' cross-attention resolve half a patch. The tower, its attribute heads and
-    everything else keep the patch grid; a model trained without it starts out unchanged when it is switched on.
-
     ``what_token`` (needs ``where_tokens``; the projector ignores it): one more token per image after the where
     tokens — the tower's patch features averaged under the relevance map (softmax over patches) and mapped to the LM
     width by an MLP: *what* the named object is (its colour, shape, size, as the attribute heads teach the tower to
@@ -218,7 +212,6 @@ class ImageTokenizerConfig:
     grounding: bool = False
     grounding_weight: float = 1.0
     where_tokens: bool = False
-    fine_patches: bool = False
     what_token: bool = False
     referents: int = 1
     relations: bool = False
@@ -230,11 +223,6 @@ class ImageTokenizerConfig:
 
     def validate(self, where: str = "image_tokenizer") -> None:
         _choice(self.kind, IMAGE_TOKENIZER_KINDS, f"{where}.kind")
-        if type(self.fine_patches) is not bool:
-            raise ValueError(f"{where}.fine_patches must be true or false, got {self.fine_patches!r}")
-        if self.fine_patches and self.kind != "instruction":
-            raise ValueError(f"{where}.fine_patches refines the instruction-guided tokenizer's patches: it needs "
-                             f"{where}.kind 'instruction', got {self.kind!r}")  # fmt: skip
         _positive(self, ("num_queries", "depth", "heads", "dim"), where)
         if self.dim % self.heads:
             raise ValueError(f"{where}.dim {self.dim} must be divisible by heads {self.heads}")
@@ -407,11 +395,6 @@ class ModelConfig:
         if isinstance(self.mask_points, bool) or not isinstance(self.mask_points, int) or self.mask_points < 3:
             raise ValueError(f"mask_points must be an integer >= 3, got {self.mask_points!r}")
         get_sampler(self.sampler)
-        v = self.vision
-        if self.image_tokenizer.fine_patches and not (v.kind == "vit" and v.stem == "conv" and v.patch_size >= 4):
-            raise ValueError("image_tokenizer.fine_patches reads the conv stem's map at half the patch size: it needs "
-                             f"vision.kind 'vit', vision.stem 'conv' and vision.patch_size >= 4, got {v.kind!r}, "
-                             f"{v.stem!r}, {v.patch_size}")  # fmt: skip
         if self.canvas != self.vision.image_size:
             raise ValueError(f"canvas {self.canvas} must equal vision.image_size {self.vision.image_size}")
         if not 1 <= self.max_images <= MAX_IMAGES:
@@ -423,9 +406,8 @@ class ModelConfig:
     @property
     def relevance_grid(self) -> int:
         """Side of the image tokenizer's patch grid — its relevance map and grounding targets: the tower's patch
-        grid, twice as fine with ``image_tokenizer.fine_patches``."""
-        grid = math.isqrt(self.vision.num_patches)
-        return 2 * grid if self.image_tokenizer.fine_patches else grid
+        grid."""
+        return math.isqrt(self.vision.num_patches)
 
     @property
     def tokens_per_image(self) -> int:
@@ -458,7 +440,9 @@ class ModelConfig:
 # Options of experiments that were never shipped, removed (docs/experiments.md keeps their history): a config.json
 # that still names one loads when it is at its "off" value (None: any value, a setting of a removed switch), and is
 # refused, naming it, when the model used it.
-RETIRED: dict[str, dict[str, Any]] = {"ImageTokenizerConfig": {"zoom_grid": 0, "zoom_margin": None}}
+RETIRED: dict[str, dict[str, Any]] = {
+    "ImageTokenizerConfig": {"zoom_grid": 0, "zoom_margin": None, "fine_patches": False},
+}
 
 
 def _without_retired(cls: type, obj: dict[str, Any], where: str) -> dict[str, Any]:

@@ -13,14 +13,8 @@ are returned for the grounding loss. With ``config.where_tokens`` the map is als
 (:class:`~vistakit.model.grounding.SoftBox`), returned as ``ImageTokens.box``; the model writes it as four
 location-token embeddings after the queries.
 
-With ``config.fine_patches`` the patches it reads (keys of its cross-attention, and the relevance map) are on a
-grid twice as fine: each tower feature repeated over its 2 × 2 sub-patches plus a projection of the tower stem's
-map at that resolution (``fine`` [N_img, C, 2g, 2g]; the projection starts at zero), and every sub-patch key gets
-a bias of -log 4 — so a tokenizer trained on the coarse grid computes exactly what it did until the projection
-learns something (four equal keys at logit l - log 4 weigh what one key at l did).
-
 With ``config.what_token`` it also returns ``what`` [N_img, H_lm]: the tower's patch features averaged with the
-relevance map's softmax weights (on the fine grid, each patch weighs its four sub-patches' sum), through an MLP
+relevance map's softmax weights, through an MLP
 to the LM width — the named object's appearance as one token; the model places it after the where tokens.
 
 With ``config.anchor_tokens`` the relation term's anchor map is read out as a box too (its own
@@ -93,19 +87,12 @@ class QueryLayer(nn.Module):
 class InstructionGuidedTokenizer(nn.Module):
     """VistaLLM's instruction-guided image tokenizer: ``Q = config.num_queries`` tokens per image."""
 
-    def __init__(self, config: ImageTokenizerConfig, vision_dim: int, lm_hidden: int, fine_dim: int = 0) -> None:
+    def __init__(self, config: ImageTokenizerConfig, vision_dim: int, lm_hidden: int) -> None:
         super().__init__()
         self.config = config
         d = config.dim
         self.queries = nn.Parameter(torch.randn(config.num_queries, d) * 0.02)
         self.patch_proj = nn.Linear(vision_dim, d)
-        self.fine_proj = None
-        if config.fine_patches:
-            if fine_dim <= 0:
-                raise ValueError("image_tokenizer.fine_patches needs the tower's fine stem map (fine_dim > 0)")
-            self.fine_proj = nn.Linear(fine_dim, d)
-            nn.init.zeros_(self.fine_proj.weight)
-            nn.init.zeros_(self.fine_proj.bias)
         self.instruction_proj = nn.Linear(lm_hidden, d)
         self.type_embed = nn.Parameter(torch.zeros(2, d))  # 0: patch key, 1: instruction key
         self.layers = nn.ModuleList(QueryLayer(d, config.heads) for _ in range(config.depth))
@@ -129,11 +116,8 @@ class InstructionGuidedTokenizer(nn.Module):
         patches: torch.Tensor,
         instruction: torch.Tensor,
         instruction_mask: torch.Tensor,
-        fine: torch.Tensor | None = None,
     ) -> ImageTokens:
         patch_ctx = self.patch_proj(patches)
-        if self.fine_proj is not None:
-            patch_ctx = self._refine(patch_ctx, fine)
         n, p, _ = patch_ctx.shape
         patch_ctx = patch_ctx + self.type_embed[0]
         context = torch.cat([patch_ctx, self.instruction_proj(instruction) + self.type_embed[1]], 1)
@@ -144,13 +128,11 @@ class InstructionGuidedTokenizer(nn.Module):
             relevance, rel = self.relevance(patch_ctx, instruction, instruction_mask)  # [N, K, P]
             anchor, relation = rel if rel is not None else (None, None)
             steer = relevance[:, 0] if relevance.shape[1] == 1 else relevance.logsumexp(1) - math.log(relevance.shape[1])
-        if relevance is not None or self.fine_proj is not None:
+        if relevance is not None:
             blocked = torch.zeros(key_mask.shape, dtype=q.dtype, device=q.device).masked_fill(~key_mask, float("-inf"))
-            if self.fine_proj is not None:
-                blocked[:, :p] = -math.log(4.0)
         for i, layer in enumerate(self.layers):
             if relevance is None:
-                q = layer(q, context, key_mask if self.fine_proj is None else blocked)
+                q = layer(q, context, key_mask)
             else:
                 bias = blocked.clone()
                 bias[:, :p] += steer.to(q.dtype) * self.relevance_gain[i].to(q.dtype)
@@ -169,30 +151,13 @@ class InstructionGuidedTokenizer(nn.Module):
                            anchor_box=anchor_box, comparison=comparison, anchor_what=anchor_what)  # fmt: skip
 
     def _what(self, patches: torch.Tensor, relevance: torch.Tensor) -> torch.Tensor:
-        """Patch features ``[N, P, D]`` averaged with ``softmax(relevance)`` per map (``[N, K, P]``, or
-        ``[N, K, 4P]`` on the fine grid, summed back onto the patches) → ``[N, K, H_lm]`` (``[N, P]`` →
-        ``[N, H_lm]``)."""
+        """Patch features ``[N, P, D]`` averaged with ``softmax(relevance)`` per map (``[N, K, P]``) →
+        ``[N, K, H_lm]`` (``[N, P]`` → ``[N, H_lm]``)."""
         if relevance.ndim == 2:
             return self._what(patches, relevance[:, None])[:, 0]
-        n, p, _ = patches.shape
-        k = relevance.shape[1]
         weights = relevance.float().softmax(-1)
-        if weights.shape[2] == 4 * p:  # fine grid (2g)² → the tower's g²: each patch gets its 2 × 2 sub-patches
-            g = math.isqrt(p)
-            weights = weights.view(n, k, g, 2, g, 2).sum((3, 5)).reshape(n, k, p)
         pooled = torch.einsum("nkp,npd->nkd", weights.to(patches.dtype), patches)
         return self.what(pooled)
-
-    def _refine(self, patch_ctx: torch.Tensor, fine: torch.Tensor | None) -> torch.Tensor:
-        """Coarse patch context ``[N, g², d]`` + stem map ``[N, C, 2g, 2g]`` → fine context ``[N, (2g)², d]``."""
-        n, p, d = patch_ctx.shape
-        g = math.isqrt(p)
-        if fine is None or fine.ndim != 4 or fine.shape[0] != n or tuple(fine.shape[2:]) != (2 * g, 2 * g):
-            got = None if fine is None else list(fine.shape)
-            raise ValueError(f"image_tokenizer.fine_patches needs the stem map [N={n}, C, {2 * g}, {2 * g}], got {got}")
-        coarse = patch_ctx.transpose(1, 2).reshape(n, d, g, g)
-        coarse = coarse.repeat_interleave(2, 2).repeat_interleave(2, 3).flatten(2).transpose(1, 2)
-        return coarse + self.fine_proj(fine.flatten(2).transpose(1, 2).to(patch_ctx.dtype))
 
 
 @IMAGE_TOKENIZERS.register("projector")
@@ -208,11 +173,6 @@ class PatchProjector(nn.Module):
         return ImageTokens(self.mlp(patches))
 
 
-def build_image_tokenizer(
-    config: ImageTokenizerConfig, vision_dim: int, lm_hidden: int, fine_dim: int = 0
-) -> nn.Module:
-    """The image tokenizer ``config.kind`` mapping ``vision_dim`` patch features to ``lm_hidden`` tokens
-    (``fine_dim``: channels of the tower's fine stem map, for ``fine_patches``)."""
-    if config.fine_patches:
-        return IMAGE_TOKENIZERS.get(config.kind)(config, vision_dim, lm_hidden, fine_dim)
+def build_image_tokenizer(config: ImageTokenizerConfig, vision_dim: int, lm_hidden: int) -> nn.Module:
+    """The image tokenizer ``config.kind`` mapping ``vision_dim`` patch features to ``lm_hidden`` tokens."""
     return IMAGE_TOKENIZERS.get(config.kind)(config, vision_dim, lm_hidden)

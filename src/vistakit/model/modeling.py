@@ -156,7 +156,7 @@ class VistaModel(nn.Module):
         """Images ``[N_img, 3, S, S]`` (+ their samples' instructions ``[B, L]``) → ``ImageTokens``: ``tokens``
         ``[N_img, T_img, H]``, the tower's patch ``features`` ``[N_img, P, D]`` and, for a grounding tokenizer,
         per-patch ``relevance`` logits ``[N_img, K, R]`` (``K = image_tokenizer.referents``; ``R =
-        config.relevance_grid²``: ``P``, or ``4P`` with ``image_tokenizer.fine_patches``).
+        config.relevance_grid²`` = ``P``).
         With ``where_tokens`` the next 4 tokens of each image are its relevance box written as ``<loc_k>``
         embeddings (:func:`.grounding.location_embeddings`); with ``what_token`` one token of the features under
         the relevance map follows; with K referents, K such groups in order; with ``anchor_tokens`` the relation
@@ -174,12 +174,8 @@ class VistaModel(nn.Module):
             conditions["condition"] = self.instruction_pool[1](pooled)
         if self.instruction_words is not None:
             conditions.update(words=self.instruction_words(instruction), words_mask=mask)
-        if self.config.image_tokenizer.fine_patches:  # the tower's stem map at twice the patch grid, too
-            patches, fine = self.vision(pixel_values.to(dtype), fine=True, **conditions)
-            out = self.image_tokenizer(patches, instruction.to(patches.dtype), mask, fine=fine)
-        else:
-            patches = self.vision(pixel_values.to(dtype), **conditions)
-            out = self.image_tokenizer(patches, instruction.to(patches.dtype), mask)
+        patches = self.vision(pixel_values.to(dtype), **conditions)
+        out = self.image_tokenizer(patches, instruction.to(patches.dtype), mask)
         out = out._replace(features=patches)
         if out.box is None:
             return out
@@ -572,8 +568,7 @@ def build_model(config: ModelConfig, tokenizer: Any | None = None, load_weights:
     if tokenizer is not None and config.lm.loc_init == "sincos":  # a new model (a checkpoint brings its own rows)
         ids = tokenizer.convert_tokens_to_ids([f"<loc_{k}>" for k in range(config.bins)])
         init_location_rows(lm, ids)
-    image_tokenizer = build_image_tokenizer(config.image_tokenizer, config.vision.dim, config.lm.hidden,
-                                            getattr(vision, "fine_dim", 0))  # fmt: skip
+    image_tokenizer = build_image_tokenizer(config.image_tokenizer, config.vision.dim, config.lm.hidden)
     model = VistaModel(config, vision, image_tokenizer, lm)
     if tokenizer is not None and needs_loc_ids(config):
         ids = tokenizer.convert_tokens_to_ids([f"<loc_{k}>" for k in range(config.bins)])

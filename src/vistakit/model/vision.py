@@ -186,13 +186,9 @@ class ViT(nn.Module):
         condition: torch.Tensor | None = None,
         words: torch.Tensor | None = None,
         words_mask: torch.Tensor | None = None,
-        fine: bool = False,
-    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """``[N, 3, S, S]`` → patch features ``[N, P, dim]``; with ``fine`` (conv stem only) also the stem's map at
-        twice the patch grid, ``[N, fine_dim, 2g, 2g]`` (the activation before its last strided convolution)."""
+    ) -> torch.Tensor:
+        """``[N, 3, S, S]`` → patch features ``[N, P, dim]``."""
         s, n = self.config.image_size, len(pixel_values)
-        if fine and not self.fine_dim:
-            raise ValueError("fine stem maps need vision.stem 'conv' with vision.patch_size >= 4")
         if pixel_values.ndim != 4 or tuple(pixel_values.shape[1:]) != (3, s, s):
             raise ValueError(f"pixel_values must be [N, 3, {s}, {s}], got {list(pixel_values.shape)}")
         context = None
@@ -219,31 +215,16 @@ class ViT(nn.Module):
             stem, blocks = f.split([2 * sum(self.stem_widths), f.shape[1] - 2 * sum(self.stem_widths)], 1)
             films = iter(stem.split([w for w in self.stem_widths for _ in (0, 1)], 1))
             modulation = blocks.view(n, len(self.blocks), 4, self.config.dim).unbind(1)
-        x, fine_map = pixel_values, None
+        x = pixel_values
         for i, layer in enumerate(self.patch if isinstance(self.patch, nn.Sequential) else [self.patch]):
             x = layer(x)
             if films is not None and isinstance(layer, nn.GELU):
                 scale, shift = next(films), next(films)
                 x = x * (1 + scale[:, :, None, None]) + shift[:, :, None, None]
-            if i == self._fine_layer:
-                fine_map = x
         x = x.flatten(2).transpose(1, 2) + self.pos.to(pixel_values.dtype)
         for block, m in zip(self.blocks, modulation):
             x = block(x, m, context, words_mask if context is not None else None)
-        return (self.norm(x), fine_map) if fine else self.norm(x)
-
-    @property
-    def _fine_layer(self) -> int:
-        """Index in the conv stem of the GELU whose output is at twice the patch grid (-1: none)."""
-        convs = [i for i, m in enumerate(self.patch) if isinstance(m, nn.Conv2d) and m.stride == (2, 2)] \
-            if isinstance(self.patch, nn.Sequential) else []  # fmt: skip
-        return convs[-1] - 1 if len(convs) >= 2 else -1
-
-    @property
-    def fine_dim(self) -> int:
-        """Channels of the stem's map at twice the patch grid (0: this tower has none)."""
-        i = self._fine_layer
-        return self.patch[i - 1].out_channels if i >= 0 else 0
+        return self.norm(x)
 
 
 class HFVisionTower(nn.Module):
