@@ -58,7 +58,7 @@ def test_predict_reports_original_pixels(micro_ckpt, image, tmp_path, capsys, mo
     rc = main(["predict", "--checkpoint", str(micro_ckpt), "--image", str(image), "--prompt", "Find it"])
     out = capsys.readouterr().out.splitlines()
     assert rc == 0 and out[0].startswith("<p>thing</p><box>") and out[1] == "results in original pixels:"
-    assert out[2] == "  box 0: image 0, 'thing', [10.6, 5.6, 30.6, 15.6], score 0.850"
+    assert out[2] == "  box 0: Image 1, 'thing', [10.6, 5.6, 30.6, 15.6], score 0.850"
 
 
 def test_predict_runs_the_real_model(micro_ckpt, image, tmp_path, capsys, one_thread):
