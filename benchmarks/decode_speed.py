@@ -30,6 +30,8 @@ def main() -> int:
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    ap.add_argument("--api", type=int, default=0, metavar="N",
+                    help="also time Vista.predict_batch of N requests against N predict calls, lean and not")
     ap.add_argument("--bar", action="store_true", help="exit 1 unless engine/HF ≥ 1.5 at batch 1 and ≥ 1.2 at 16")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -45,7 +47,7 @@ def main() -> int:
     old = Engine(model, processor, lean=False)
     tok = processor.tokenizer
     tmp = tempfile.TemporaryDirectory()  # the records read their images from it: kept until the end
-    generate_split(tmp.name, GenerateConfig(split="test", n=max(args.batches), seed=5))
+    generate_split(tmp.name, GenerateConfig(split="test", n=max(*args.batches, args.api), seed=5))
     records = list(RecordDataset(tmp.name))
 
     def hf(batch) -> list[list[int]]:
@@ -89,9 +91,37 @@ def main() -> int:
               + f"  | HF/engine {ratio:.2f}×  HF-forward/engine {med['engine (HF forward)'] / med['engine']:.2f}×"
               + f"  identical tokens: {'yes' if same else 'NO'}")  # fmt: skip
         ok &= same and (not args.bar or ratio >= need)
+    if args.api:
+        api_batch(vista, records[: args.api])
     if not ok:
         print("FAILED: " + ("tokens differ" if not same else "the speed bar is missed"))
     return 0 if ok else 1
+
+
+def api_batch(vista, records) -> None:
+    """The API's own batch of N requests (one generation call) against N requests one at a time, for the lean
+    engine and the engine on Hugging Face's forward (default generation settings, median of 3 each)."""
+    from vistakit import Request
+    from vistakit.model import Engine
+
+    requests = [Request(r.image_paths(), r.prompt, r.task, list(r.visual_prompts) or None) for r in records]
+    lean_engine = vista.engine
+    for name, engine in (("lean", lean_engine), ("HF forward", Engine(lean_engine.model, vista.processor, lean=False))):
+        vista.engine = engine
+        one = lambda: [vista.predict_batch([q]) for q in requests]  # noqa: E731
+        batched = lambda: vista.predict_batch(requests)  # noqa: E731
+        times = {"sequential": [], "batched": []}
+        with torch.no_grad():
+            batched()
+            for _ in range(3):
+                for key, fn in (("sequential", one), ("batched", batched)):
+                    t0 = time.perf_counter()
+                    fn()
+                    times[key].append(time.perf_counter() - t0)
+        seq, bat = statistics.median(times["sequential"]), statistics.median(times["batched"])
+        print(f"API, {name}: {len(requests)} requests one at a time {1e3 * seq:.0f} ms, as one batch {1e3 * bat:.0f} ms "
+              f"→ {seq / bat:.2f}×")  # fmt: skip
+    vista.engine = lean_engine
 
 
 if __name__ == "__main__":
