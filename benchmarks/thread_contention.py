@@ -23,14 +23,14 @@ import time
 CHILD = r"""
 import statistics, sys, tempfile, time
 from vistakit import Vista
-import torch
-torch.set_num_threads(int(sys.argv[1]))
 from vistakit.data import RecordDataset
 from vistakit.data.shapesworld.generate import GenerateConfig, generate_split
 tmp = tempfile.mkdtemp()
 generate_split(tmp, GenerateConfig(split="test", n=2, seed=1, tasks=("rec",)))
 rec = next(iter(RecordDataset(tmp)))
-vista = Vista.from_pretrained(device="cpu")
+vista = Vista.from_pretrained(device="cpu", threads=int(sys.argv[1]))  # sets torch's thread count
+import torch
+assert torch.get_num_threads() == int(sys.argv[1])
 ask = lambda: vista.predict(rec.image_paths()[0], rec.prompt.replace("<image>\n", ""), task="rec")
 ask()
 times = []
