@@ -61,6 +61,7 @@ class StaticDecoder:
         self.fused = fused_weights(lm)
         self.heads, self.kv_heads = lm.config.num_attention_heads, lm.config.num_key_value_heads
         self.gqa = self.heads != self.kv_heads
+        self.silu = all(isinstance(layer.mlp.act_fn, nn.SiLU) for layer in self.layers)
         rows, t = attention_mask.shape
         self.t = t  # the column the next token is written to
         total = t + max(0, steps)
@@ -115,33 +116,36 @@ class StaticDecoder:
         t = self.t
         if t >= self.keys[0].shape[2]:
             raise RuntimeError(f"the static cache holds {self.keys[0].shape[2]} positions; all are used")
-        x = self.embed(tokens[:, None])  # [R, 1, H]
-        r = x.shape[0]
+        x = F.embedding(tokens[:, None], self.embed.weight)  # [R, 1, H]
+        r, heads, kv = x.shape[0], self.heads, self.heads + self.kv_heads
         pos = self.positions
         cos, sin = self.cos[pos][:, None], self.sin[pos][:, None]  # [R, 1, D]: broadcast over heads
         mask = self.allowed[..., : t + 1]
+        # the modules' weights called directly: a module call costs more than this tiny LM's matrix products
         for (qkv, qkv_b, gate_up, gate_up_b), layer, kb, vb in zip(self.fused, self.layers, self.keys, self.values):
-            attn = layer.self_attn
-            h = _rms(layer.input_layernorm, x)
-            both = F.linear(h, qkv, qkv_b).view(r, -1, attn.head_dim)  # [R, heads + 2 kv_heads, D]
-            rotated = _rope(both[:, : self.heads + self.kv_heads], cos, sin)
-            q = rotated[:, : self.heads, None]  # [R, heads, 1, D]
-            kb[:, :, t] = rotated[:, self.heads :]
-            vb[:, :, t] = both[:, self.heads + self.kv_heads :]
-            out = F.scaled_dot_product_attention(q, kb[:, :, : t + 1], vb[:, :, : t + 1], attn_mask=mask,
-                                                 scale=attn.scaling, enable_gqa=self.gqa)  # fmt: skip
-            x = x + attn.o_proj(out.view(r, 1, -1))
+            attn, mlp = layer.self_attn, layer.mlp
+            both = F.linear(_rms(layer.input_layernorm, x), qkv, qkv_b).view(r, -1, attn.head_dim)  # [R, q+k+v, D]
+            rotated = _rope(both[:, :kv], cos, sin)
+            kb[:, :, t] = rotated[:, heads:]
+            vb[:, :, t] = both[:, kv:]
+            out = F.scaled_dot_product_attention(rotated[:, :heads, None], kb[:, :, : t + 1], vb[:, :, : t + 1],
+                                                 attn_mask=mask, scale=attn.scaling, enable_gqa=self.gqa)  # fmt: skip
+            x = x + F.linear(out.view(r, 1, -1), attn.o_proj.weight, attn.o_proj.bias)
             g, u = F.linear(_rms(layer.post_attention_layernorm, x), gate_up, gate_up_b).chunk(2, -1)
-            x = x + layer.mlp.down_proj(layer.mlp.act_fn(g) * u)
+            g = F.silu(g) if self.silu else mlp.act_fn(g)
+            x = x + F.linear(g * u, mlp.down_proj.weight, mlp.down_proj.bias)
         h = _rms(self.norm, x)
         self.t = t + 1
         self.positions = pos + 1
-        return self.head(h)[:, -1], (h[:, -1] if hidden else None)
+        return F.linear(h[:, -1], self.head.weight, self.head.bias), (h[:, -1] if hidden else None)
 
 
 def _rms(norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """A Llama RMSNorm module applied in one fused call (its weight and epsilon), in float32 as the module does."""
-    return F.rms_norm(x.float(), x.shape[-1:], eps=norm.variance_epsilon).to(x.dtype) * norm.weight
+    """A Llama RMSNorm module in one fused call (its weight and epsilon), in float32 as the module computes."""
+    w = norm.weight
+    if x.dtype == torch.float32 and w.dtype == torch.float32:
+        return F.rms_norm(x, x.shape[-1:], w, eps=norm.variance_epsilon)
+    return F.rms_norm(x.float(), x.shape[-1:], eps=norm.variance_epsilon).to(x.dtype) * w
 
 
 def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
