@@ -435,9 +435,9 @@ def describe(trainer: Trainer) -> list[str]:
     for folder, _ in trainer.skipped_checkpoints:
         lines.append(f"skipped the damaged checkpoint {folder.name}; resumed from {trainer.latest.name}")
     if trainer.dist.active:
-        lines.append(f"data-parallel ({'fsdp, sharded' if trainer.sharded else 'ddp'}): {trainer.dist.world} processes, "
-                     f"{cfg.batch_size // trainer.dist.world} samples "
-                     f"of each batch per process, {torch.get_num_threads()} torch thread(s) each")  # fmt: skip
+        lines.append(f"data-parallel: {trainer.dist.world} processes, {cfg.batch_size // trainer.dist.world} samples "
+                     f"of each batch per process, {torch.get_num_threads()} torch thread(s) each"
+                     + (", sharded (fsdp)" if trainer.sharded else ""))  # fmt: skip
     if trainer.init_report is not None:
         lines.insert(2, f"initialised from {cfg.init}: {trainer.init_report.summary()}")
     return lines
