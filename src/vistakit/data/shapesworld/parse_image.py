@@ -204,11 +204,10 @@ def parse_image(
     out: list[SeenObject] = []
     for k, name in enumerate(names):
         n, comp, stats, _ = cv2.connectedComponentsWithStats((labels == k).astype(np.uint8), connectivity=8)
-        for j in range(1, n):
-            if int(stats[j][4]) < floor:
-                continue
-            mask = comp == j
-            others = (labels >= 0) & ~mask
+        masks = [comp == j for j in range(1, n) if int(stats[j][4]) >= floor]
+        others_all = labels >= 0
+        for mask in _join_fragments(sorted(masks, key=lambda m: -int(m.sum())), others_all, shapes):
+            others = others_all & ~mask
             shape, fit = fit_shape(mask, shapes, hidden=others)
             if fit < split_below:  # perhaps two touching objects of this colour
                 parts = [p for p in split_merged(mask) if p.sum() >= floor]
@@ -224,6 +223,39 @@ def parse_image(
                     shape, fit = FIGURE, 0.0
             out.append(_seen(name, shape, fit, mask))
     return sorted(out, key=lambda o: -o.area)
+
+
+def _join_fragments(masks: list[np.ndarray], coloured: np.ndarray, shapes: tuple[str, ...]) -> list[np.ndarray]:
+    """An object cut in two by another one lying across it shows as two components of its colour: a small one
+    joins a larger one when it reaches it through other objects' pixels alone (within half the larger one's
+    radius) and the two together fit one outline about as well as the larger one alone. ``masks`` largest first;
+    ``coloured``: every pixel of any named colour."""
+    kept: list[np.ndarray] = []
+    for m in masks:
+        area = int(m.sum())
+        joined = False
+        for i, big in enumerate(kept):
+            big_area = int(big.sum())
+            if area > 0.4 * big_area:
+                continue
+            reach = max(1, int(0.5 * np.sqrt(big_area / np.pi)))
+            grown = m.astype(np.uint8)
+            through = (coloured & ~m & ~big) | m  # grow across other objects only, never the background
+            for _ in range(reach):
+                grown = cv2.dilate(grown, np.ones((3, 3), np.uint8)) & through.astype(np.uint8)
+                if (cv2.dilate(grown, np.ones((3, 3), np.uint8)).astype(bool) & big).any():
+                    break
+            else:
+                continue
+            union = big | m
+            hidden = coloured & ~union
+            if fit_shape(union, shapes, hidden)[1] >= fit_shape(big, shapes, hidden | m)[1] - 0.02:
+                kept[i] = union
+                joined = True
+                break
+        if not joined:
+            kept.append(m)
+    return kept
 
 
 def _seen(colour: str, shape: str, fit: float, mask: np.ndarray) -> SeenObject:
