@@ -271,3 +271,36 @@ def test_bf16_precision_runs_generation_under_autocast(wide, monkeypatch):
     assert Vista.from_pretrained(device="cpu").precision == "fp32"
     with pytest.raises(ValueError, match="precision must be one of"):
         Vista.from_pretrained(device="cpu", precision="fp16")
+
+
+def test_bad_image_files_are_one_line_value_errors_naming_the_file(scripted, tmp_path, monkeypatch):
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    Image.new("RGB", (64, 64), (9, 9, 9)).save(tmp_path / "full.png")
+    full = (tmp_path / "full.png").read_bytes()
+    files = {
+        "truncated.png": (full[: len(full) // 2], "corrupt or truncated"),
+        "notes.png": (b"not an image at all\n" * 5, "not a readable image file"),
+        "bomb.png": (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 12000, 12000, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""),
+                     "12000x12000 = 144000000 pixels; the limit is 16777216"),
+    }  # fmt: skip
+    for name, (data, words) in files.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ValueError) as info:
+            scripted.predict(tmp_path / name, "?")
+        assert words in str(info.value) and name in str(info.value) and "\n" not in str(info.value)
+    scripted.max_image_pixels = 64 * 64 - 1  # the same per-image limit as the server, configurable
+    with pytest.raises(ValueError, match="64x64 = 4096 pixels; the limit is 4095"):
+        scripted.predict(tmp_path / "full.png", "?")
+    with pytest.raises(ValueError, match="the limit is 4095"):
+        scripted.predict(Image.open(tmp_path / "full.png"), "?")
+    scripted.max_image_pixels = None
+    monkeypatch.setenv("VISTAKIT_MAX_IMAGE_PIXELS", "100")
+    with pytest.raises(ValueError, match="the limit is 100"):
+        scripted.predict(tmp_path / "full.png", "?")
+    assert scripted.engine.calls == []
