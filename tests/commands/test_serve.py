@@ -8,7 +8,11 @@ from vistakit.cli import main
 
 def test_serve_builds_the_app_from_its_flags(micro_ckpt, tmp_path, monkeypatch):
     seen = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))  # no real server here
+    def fake_run(server):  # no real server here: record what it was configured with
+        cfg = server.config
+        seen.update(app=cfg.app, host=cfg.host, port=cfg.port, log_level=cfg.log_level)
+
+    monkeypatch.setattr(uvicorn.Server, "run", fake_run)
     rc = main(["serve", "--checkpoint", str(micro_ckpt), "--port", "8123", "--device", "cpu", "--max-batch-size", "4",
                "--max-wait-ms", "2.5", "--allow-file-dir", str(tmp_path), "--model-name", "mine", "--log-level",
                "warning"])  # fmt: skip
