@@ -112,8 +112,11 @@ def test_draw_gives_one_full_resolution_overlay_per_image(scripted, wide):
     assert first.size == (80, 40) and second.size == (40, 40)  # the originals' resolution, no overview layout
     first, second = np.asarray(first), np.asarray(second)
     changed = (first != wide).any(-1)
-    # the box (10.6, 5.6)–(30.6, 15.6) in red with its caption inside at the top; the rest: the original pixels
-    assert (first == np.array([255, 60, 60])).all(-1)[5:17, 10:31].any() and not changed[20:].any()
+    # the box (10.6, 5.6)–(30.6, 15.6) in red; its caption below it (no room above), never over the object;
+    # the rest: the original pixels
+    red = (first == np.array([255, 60, 60])).all(-1)
+    assert red[5:17, 10:31].any() and red[16:30, 10:40].any() and not changed[32:].any()
+    assert not changed[8:14, 12:29].any()  # inside the box: untouched
     assert not changed[:, 75:].any()
     moved = np.argwhere((second != narrow).any(-1))
     # image 1: the point at (20.3, 20.3) and the white region box, nothing else
